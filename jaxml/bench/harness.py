@@ -1,0 +1,222 @@
+"""The benchmark harness behind ``jaxml bench``.
+
+An entry is a function ``entry(size: float) -> BenchResult`` registered with ``@register``. It
+runs jaxml and the reference library on the same data in the same process, times both with
+``time_jax`` / ``time_reference`` (median of several runs, JAX compile time apart, results
+blocked with ``block_until_ready``), and reports the quality of both answers so that speed is
+never bought with a worse answer. ``size`` scales the problem (1.0 = the documented size).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import numpy as np
+
+
+class BenchSkip(Exception):
+    """Raised by an entry that cannot run here (e.g. PyTorch is not installed)."""
+
+
+@dataclasses.dataclass
+class BenchResult:
+    """One comparison.
+
+    Attributes:
+      task: what was solved, with its size.
+      reference: the library and call it was compared against.
+      jaxml_s: steady-state seconds of jaxml (median).
+      reference_s: seconds of the reference (median).
+      compile_s: first-call seconds of jaxml minus its steady-state time (tracing + XLA compile).
+      quality_name: the quality measure (objective, accuracy, inertia, ...).
+      jaxml_quality / reference_quality: that measure for each answer.
+      goal: the speed-up (reference_s / jaxml_s) the project aims for, if any.
+      notes: anything a reader needs to interpret the row.
+    """
+
+    task: str
+    reference: str
+    jaxml_s: float
+    reference_s: float
+    compile_s: float
+    quality_name: str
+    jaxml_quality: float
+    reference_quality: float
+    goal: float | None = None
+    notes: str = ""
+
+    @property
+    def speedup(self) -> float:
+        return self.reference_s / self.jaxml_s if self.jaxml_s > 0 else float("inf")
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchEntry:
+    name: str
+    family: str
+    run: Callable[[float], BenchResult]
+
+
+ENTRIES: dict[str, BenchEntry] = {}
+
+# Modules holding entries, imported on demand so that `import jaxml` stays light.
+ENTRY_MODULES = (
+    "jaxml.bench.linear",
+    "jaxml.bench.optim",
+    "jaxml.bench.classification",
+    "jaxml.bench.kernels",
+    "jaxml.bench.unsupervised",
+    "jaxml.bench.factorization",
+)
+
+
+def register(name: str, family: str):
+    """Decorator adding ``entry(size) -> BenchResult`` to the benchmark under ``name``."""
+
+    def wrap(fn):
+        ENTRIES[name] = BenchEntry(name=name, family=family, run=fn)
+        return fn
+
+    return wrap
+
+
+def load_entries() -> dict[str, BenchEntry]:
+    import importlib
+
+    for mod in ENTRY_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as err:
+            if err.name != mod:
+                raise
+    return ENTRIES
+
+
+def _block(x):
+    return jax.block_until_ready(x)
+
+
+def time_jax(fn: Callable, *args, repeats: int = 5) -> tuple[float, float, object]:
+    """(compile seconds, median steady-state seconds, result) of a jitted ``fn(*args)``."""
+    t0 = time.perf_counter()
+    out = _block(fn(*args))
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = _block(fn(*args))
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    return max(first - med, 0.0), med, out
+
+
+def time_reference(fn: Callable, *args, repeats: int = 3) -> tuple[float, object]:
+    """(median seconds, result) of a reference call (numpy / scikit-learn / PyTorch)."""
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn(*args)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def machine_info() -> dict:
+    import sklearn
+
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jax_backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+
+
+def format_markdown(results: list[tuple[str, BenchResult | str]], info: dict) -> str:
+    lines = [
+        "# jaxml benchmark",
+        "",
+        f"Machine: {info['processor']}, {info['platform']}; JAX {info['jax']} on "
+        f"{info['jax_backend']}; numpy {info['numpy']}; scikit-learn {info['scikit-learn']}.",
+        "Times are medians of repeated runs in one process; jaxml's compile time is listed apart.",
+        "",
+        "| entry | task | reference | jaxml (s) | reference (s) | speed-up | goal | compile (s) "
+        "| quality | jaxml | reference |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results:
+        if isinstance(r, str):
+            lines.append(f"| {name} | skipped: {r} | | | | | | | | | |")
+            continue
+        goal = f"≥ {r.goal:g}×" if r.goal else "report"
+        met = "" if not r.goal else (" ✓" if r.speedup >= r.goal else " ✗")
+        lines.append(
+            f"| {name} | {r.task} | {r.reference} | {r.jaxml_s:.4g} | {r.reference_s:.4g} | "
+            f"{r.speedup:.2f}×{met} | {goal} | {r.compile_s:.3g} | {r.quality_name} | "
+            f"{r.jaxml_quality:.6g} | {r.reference_quality:.6g} |"
+        )
+    notes = [f"- **{n}**: {r.notes}" for n, r in results if not isinstance(r, str) and r.notes]
+    if notes:
+        lines += ["", "Notes:", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def run_benchmarks(names=None, *, size: float = 1.0, out_dir="runs/bench", echo=print):
+    """Run the selected entries (all by default); write JSON and Markdown to ``out_dir``."""
+    entries = load_entries()
+    unknown = [n for n in (names or []) if n not in entries]
+    if unknown:
+        raise ValueError(f"unknown benchmark entries {unknown}; available: {sorted(entries)}")
+    selected = [entries[n] for n in (names or sorted(entries))]
+    results: list[tuple[str, BenchResult | str]] = []
+    for entry in selected:
+        echo(f"[bench] {entry.name} ...")
+        try:
+            r = entry.run(size)
+            echo(
+                f"[bench] {entry.name}: jaxml {r.jaxml_s:.4g}s, {r.reference} {r.reference_s:.4g}s, "
+                f"speed-up {r.speedup:.2f}x; {r.quality_name} {r.jaxml_quality:.6g} vs "
+                f"{r.reference_quality:.6g}"
+            )
+            results.append((entry.name, r))
+        except BenchSkip as why:
+            echo(f"[bench] {entry.name}: skipped ({why})")
+            results.append((entry.name, str(why)))
+    info = machine_info()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "machine": info,
+        "size": size,
+        "results": [
+            {"name": n, "skipped": r} if isinstance(r, str)
+            else {"name": n, **dataclasses.asdict(r), "speedup": r.speedup}
+            for n, r in results
+        ],
+    }
+    (out / "results.json").write_text(json.dumps(payload, indent=2))
+    md = format_markdown(results, info)
+    (out / "results.md").write_text(md)
+    return results, md
+
+
+__all__ = [
+    "BenchEntry",
+    "BenchResult",
+    "BenchSkip",
+    "ENTRIES",
+    "register",
+    "run_benchmarks",
+    "time_jax",
+    "time_reference",
+]

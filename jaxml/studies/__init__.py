@@ -1,0 +1,106 @@
+"""The studies behind ``experiments/`` and ``jaxml tour``: library code that reproduces the
+course's pictures and numbers.
+
+A study is a function ``study(ctx: StudyContext) -> StudyResult``: it computes, writes its PNG
+plots into ``ctx.out_dir`` and returns a few headline numbers. Each chapter module lists its
+studies in ``STUDIES``; ``jaxml tour`` runs them all, an experiment script runs one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+
+
+@dataclasses.dataclass
+class StudyContext:
+    """Where and how big a study runs.
+
+    Attributes:
+      out_dir: folder for the PNG plots (created).
+      quick: shrink sizes and steps (CI, notebooks under JAXML_QUICK=1).
+      seed: the root of every key the study uses.
+    """
+
+    out_dir: Path
+    quick: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        self.out_dir = Path(self.out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def key(self, name: str) -> jax.Array:
+        """A key of its own for each named use, derived from the seed."""
+        return jax.random.fold_in(jax.random.key(self.seed), abs(hash(name)) % (2**31))
+
+
+@dataclasses.dataclass
+class StudyResult:
+    """Headline numbers (name -> formatted value), the PNGs written, and a sentence of reading."""
+
+    metrics: dict[str, str]
+    figures: list[Path]
+    summary: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    name: str
+    chapter: str
+    title: str
+    run: Callable[[StudyContext], StudyResult]
+
+
+STUDIES: list[Study] = []
+
+
+def study(name: str, chapter: str, title: str):
+    """Decorator registering a study for the tour."""
+
+    def wrap(fn):
+        STUDIES.append(Study(name=name, chapter=chapter, title=title, run=fn))
+        return fn
+
+    return wrap
+
+
+def savefig(fig, path: Path) -> Path:
+    """Save a matplotlib figure as PNG and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+# Chapter modules, in course order; each registers its studies on import.
+CHAPTER_MODULES = (
+    "jaxml.studies.regression",
+    "jaxml.studies.optimizers",
+    "jaxml.studies.selection",
+    "jaxml.studies.classification",
+    "jaxml.studies.kernels",
+    "jaxml.studies.fairness",
+    "jaxml.studies.unsupervised",
+    "jaxml.studies.factorization",
+)
+
+
+def load_studies() -> list[Study]:
+    import importlib
+
+    for mod in CHAPTER_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as err:
+            if err.name != mod:
+                raise
+    return STUDIES
+
+
+__all__ = ["STUDIES", "Study", "StudyContext", "StudyResult", "load_studies", "savefig", "study"]

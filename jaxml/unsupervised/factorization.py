@@ -1,0 +1,3 @@
+"""Matrix factorization over observed entries: SGD and ALS (SYLLABUS 6)."""
+
+__all__: list[str] = []

@@ -1,0 +1,35 @@
+"""Shared fixtures: keys, float64 for gradient checks, strict rank promotion, slow marker."""
+
+import jax
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+# Catch silent broadcasting bugs ((N,) against (N, 1)) everywhere in the suite.
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False, help="run slow studies")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip_slow = pytest.mark.skip(reason="slow study: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip_slow)
+
+
+@pytest.fixture
+def key():
+    """A fresh root key for each test."""
+    return jax.random.key(0)
+
+
+@pytest.fixture
+def x64():
+    """Run the test body with jax_enable_x64 (gradient checks at rtol 1e-10)."""
+    with jax.enable_x64(True):
+        yield
