@@ -41,7 +41,8 @@ def load_dataset(name: str) -> Dataset:
     if name not in loaders:
         raise ValueError(f"name must be one of {BUNDLED}, got {name!r}")
     bunch = loaders[name]()
-    names = tuple(getattr(bunch, "feature_names", None) or [f"x{i}" for i in range(bunch.data.shape[1])])
+    names = getattr(bunch, "feature_names", None)
+    names = tuple(str(n) for n in names) if names is not None else tuple(f"x{i}" for i in range(bunch.data.shape[1]))
     first_line = (bunch.DESCR or "").strip().splitlines()[0] if bunch.DESCR else name
     return Dataset(np.asarray(bunch.data, np.float64), np.asarray(bunch.target), names, first_line)
 
@@ -63,7 +64,7 @@ def fit_standardizer(X) -> Standardizer:
 def standardize(X, stats: Standardizer | None = None) -> tuple[Array, Standardizer]:
     """(X − μ) / σ with statistics from ``stats`` or, if None, from X itself."""
     stats = fit_standardizer(X) if stats is None else stats
-    return (X - stats.mean) / stats.scale, stats
+    return (X - stats.mean[None, :]) / stats.scale[None, :], stats
 
 
 def add_bias(X) -> Array:

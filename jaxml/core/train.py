@@ -83,7 +83,7 @@ def make_train_step(
             loss, grads, aux = jax.lax.pmean((loss, grads, aux), axis_name)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), **aux}
         return TrainState(params, opt_state, state.step + 1), metrics
 
     return train_step
@@ -216,7 +216,7 @@ def fit(
         if restored is not None:
             state = jax.tree.map(jnp.asarray, restored["state"])
             state = state._replace(step=jnp.asarray(state.step, jnp.int32))
-            history = restored["history"]
+            history = {k: np.array(v) for k, v in restored["history"].items()}  # writable copies
 
     step = int(state.step)
     bar = tqdm(total=num_steps, initial=step, desc=desc, disable=None if progress is None else not progress)
