@@ -1,0 +1,38 @@
+"""Bias-variance decomposition against polynomial degree (SYLLABUS §2).
+
+Noise, bias² and variance of polynomial least squares on 25 noisy samples of sin(2πx), against
+the degree (2000 resampled training sets, all degrees in one vmapped call).
+
+Reproduces: bias² falls and variance rises with the degree; noise + bias² + variance matches the
+Monte-Carlo test error within ~0.3%; the best degree is 3 (test error ≈ 0.12 with σ² = 0.09).
+
+Command (about 5-10 s on a 2-core CPU; `--quick` for a smaller run):
+
+    python experiments/04_bias_variance.py [--quick] [--seed 0] [--out runs/bias_variance]
+
+Writes `bias_variance.png` into the output folder and prints the headline numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from jaxml.studies import StudyContext
+from jaxml.studies.selection import bias_variance_study
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (CI)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/bias_variance")
+    args = parser.parse_args(argv)
+    result = bias_variance_study(StudyContext(out_dir=args.out, quick=args.quick, seed=args.seed))
+    for name, value in result.metrics.items():
+        print(f"{name}: {value}")
+    print(result.summary)
+    print("figures:", ", ".join(str(p) for p in result.figures))
+
+
+if __name__ == "__main__":
+    main()

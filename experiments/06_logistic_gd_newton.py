@@ -1,0 +1,39 @@
+"""Logistic regression: gradient descent vs Newton's method (SYLLABUS §3).
+
+L2-regularized logistic regression on breast_cancer (standardized, bias column, λ = 1e-3):
+objective gap L(w_t) − L* against the iteration for gradient descent (γ = 1/L_smooth) and
+Newton's method.
+
+Reproduces: Newton reaches a gap of 1e-10 in 8 iterations (quadratic convergence); GD is still
+at ~2e-4 after 3000 steps.
+
+Command (about 5-10 s on a 2-core CPU; `--quick` for a smaller run):
+
+    python experiments/06_logistic_gd_newton.py [--quick] [--seed 0] [--out runs/logistic_gd_vs_newton]
+
+Writes `logistic_gd_vs_newton.png` into the output folder and prints the headline numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from jaxml.studies import StudyContext
+from jaxml.studies.classification import logistic_gd_vs_newton
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (CI)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/logistic_gd_vs_newton")
+    args = parser.parse_args(argv)
+    result = logistic_gd_vs_newton(StudyContext(out_dir=args.out, quick=args.quick, seed=args.seed))
+    for name, value in result.metrics.items():
+        print(f"{name}: {value}")
+    print(result.summary)
+    print("figures:", ", ".join(str(p) for p in result.figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""Logistic regression: stable loss, hand gradient/Hessian, solvers vs scikit-learn."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.linear_model import LogisticRegression
+
+from jaxml.core.gradcheck import REGISTRY, compare_gradients
+from jaxml.linear import (
+    fit_logistic_gd,
+    fit_logistic_lbfgs,
+    fit_logistic_newton,
+    fit_softmax_lbfgs,
+    fit_softmax_newton,
+    logistic_grad,
+    logistic_hessian,
+    logistic_loss,
+    logistic_newton_path,
+    logistic_predict,
+    logistic_predict_proba,
+    sigmoid,
+    softmax_grad,
+    softmax_loss,
+    softmax_predict_proba,
+)
+from jaxml.linear import logistic as lg
+
+
+def _breast_cancer(n=200):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    return X[:n], y[:n]
+
+
+def _iris():
+    X, y = load_iris(return_X_y=True)
+    return (X - X.mean(0)) / X.std(0), y
+
+
+def _problem(key, n=40, d=5, dtype=jnp.float64):
+    kx, ky, kw = jax.random.split(key, 3)
+    X = jax.random.normal(kx, (n, d), dtype)
+    y = (jax.random.uniform(ky, (n,)) < 0.5).astype(jnp.int32).at[:2].set(jnp.array([0, 1], jnp.int32))
+    w = jax.random.normal(kw, (d,), dtype)
+    return w, X, y
+
+
+def test_sigmoid_and_loss_are_stable_at_large_margins(x64):
+    assert float(sigmoid(jnp.array(-1e4))) == 0.0 and float(sigmoid(jnp.array(1e4))) == 1.0
+    X = jnp.array([[1.0], [1.0], [-1.0], [-1.0]])
+    y = jnp.array([1, 0, 1, 0])
+    # per-sample losses: log(1+e^{1e4}) − 1e4 = 0, 1e4, log(1+e^{−1e4}) + 1e4 = 1e4, 0
+    loss = logistic_loss(jnp.array([1e4]), X, y, 0.0)
+    assert float(loss) == pytest.approx(2e4 / 4, rel=1e-15)
+    grad = logistic_grad(jnp.array([1e4]), X, y, 0.0)
+    np.testing.assert_allclose(grad, [(0.0 + 1.0 - 1.0 * 0 + 1.0) / 4 * 1.0], rtol=1e-15)
+
+
+def test_loss_matches_direct_formula(x64, key):
+    w, X, y = _problem(key)
+    z = np.asarray(X) @ np.asarray(w)
+    direct = np.mean(np.log1p(np.exp(z)) - np.asarray(y) * z) + 0.5 * 0.3 * np.sum(np.asarray(w) ** 2)
+    assert float(logistic_loss(w, X, y, 0.3)) == pytest.approx(direct, rel=1e-13)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_hand_gradient_and_hessian_equal_autodiff(x64, key, weighted):
+    w, X, y = _problem(key)
+    s = jax.random.uniform(jax.random.fold_in(key, 1), (X.shape[0],)) if weighted else None
+    lam = 0.2
+    auto_grad = jax.grad(logistic_loss)(w, X, y, lam, s)
+    np.testing.assert_allclose(logistic_grad(w, X, y, lam, s), auto_grad, rtol=1e-10, atol=1e-14)
+    hand_hess = logistic_hessian(w, X, y, lam, s)
+    np.testing.assert_allclose(hand_hess, jax.jacfwd(logistic_grad)(w, X, y, lam, s), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(hand_hess, jax.hessian(logistic_loss)(w, X, y, lam, s), rtol=1e-10, atol=1e-14)
+    check_grads(lambda w: logistic_loss(w, X, y, lam, s), (w,), order=2, modes=("fwd", "rev"))
+
+
+def test_softmax_gradient_equals_autodiff(x64, key):
+    kx, ky, kw = jax.random.split(key, 3)
+    X = jax.random.normal(kx, (30, 4), jnp.float64)
+    y = jax.random.randint(ky, (30,), 0, 3).at[:3].set(jnp.arange(3))
+    W = jax.random.normal(kw, (4, 3), jnp.float64)
+    np.testing.assert_allclose(
+        softmax_grad(W, X, y, 0.1), jax.grad(softmax_loss)(W, X, y, 0.1), rtol=1e-10, atol=1e-14
+    )
+    check_grads(lambda W: softmax_loss(W, X, y, 0.1), (W,), order=2, modes=("rev",))
+    # two classes with W = [0, w]: softmax is the sigmoid model
+    w = W[:, 1]
+    W2 = jnp.stack([jnp.zeros_like(w), w], axis=1)
+    yb = (y > 0).astype(jnp.int32)
+    assert float(softmax_loss(W2, X, yb, 0.0)) == pytest.approx(float(logistic_loss(w, X, yb, 0.0)), rel=1e-13)
+    np.testing.assert_allclose(softmax_predict_proba(W2, X)[:, 1], logistic_predict_proba(w, X), rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["linear.logistic_loss", "linear.logistic_hessian", "linear.softmax_loss"])
+def test_registered_gradients(x64, key, name):
+    row = compare_gradients(REGISTRY[name], key)
+    assert row.ok, row
+
+
+@pytest.mark.parametrize("solver", [fit_logistic_newton, fit_logistic_lbfgs])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_binary_solvers_match_sklearn(x64, solver, fit_intercept):
+    X, y = _breast_cancer()
+    n, lam = X.shape[0], 0.01
+    ref = LogisticRegression(C=1 / (n * lam), fit_intercept=fit_intercept, tol=1e-12, max_iter=10000)
+    ref.fit(X, y)
+    fit = solver(X, y, lam, tol=1e-10, fit_intercept=fit_intercept)
+    np.testing.assert_allclose(fit.w, ref.coef_[0], rtol=1e-5, atol=1e-5 * np.abs(ref.coef_).max())
+    if fit_intercept:
+        assert float(fit.b) == pytest.approx(ref.intercept_[0], rel=1e-5)
+    assert float(fit.grad_norm) <= 1e-10
+    ref_obj = logistic_loss(jnp.asarray(ref.coef_[0]), X + 0.0, y, lam) if not fit_intercept else None
+    if ref_obj is not None:
+        assert float(fit.objective) <= float(ref_obj) + 1e-12
+    np.testing.assert_array_equal(logistic_predict(fit.w, X, fit.b), ref.predict(X))
+
+
+@pytest.mark.parametrize("solver", [fit_softmax_newton, fit_softmax_lbfgs])
+def test_softmax_solvers_match_sklearn(x64, solver):
+    X, y = _iris()
+    n, lam = X.shape[0], 0.01
+    ref = LogisticRegression(C=1 / (n * lam), tol=1e-12, max_iter=10000).fit(X, y)
+    fit = solver(X, y, lam, tol=1e-10, fit_intercept=True)
+    np.testing.assert_allclose(fit.w.T, ref.coef_, rtol=1e-5, atol=1e-5 * np.abs(ref.coef_).max())
+    np.testing.assert_allclose(softmax_predict_proba(fit.w, X, fit.b), ref.predict_proba(X), atol=1e-6)
+
+
+def test_newton_converges_quadratically(x64):
+    X, y = _breast_cancer()
+    _, values, gnorms = logistic_newton_path(X, y, 0.01, num_steps=10)
+    g = np.asarray(gnorms)
+    assert g[-1] < 1e-12
+    # quadratic convergence: once small, the gradient norm roughly squares at each step
+    k = int(np.argmax(g < 1e-3))
+    assert g[k + 1] < 10 * g[k] ** 1.5
+    assert np.all(np.diff(np.asarray(values)) <= 1e-15)
+
+
+def test_gradient_descent_decreases_to_the_optimum(x64, key):
+    X, y = _breast_cancer()
+    lam = 0.05
+    smooth = np.linalg.eigvalsh(X.T @ X / X.shape[0]).max() / 4 + lam
+    result = fit_logistic_gd(X, y, lam, learning_rate=1.0 / smooth, num_steps=3000, key=key)
+    losses = result.history["loss"]
+    assert np.all(np.diff(losses) <= 1e-15)  # monotone for γ = 1/L
+    optimum = fit_logistic_newton(X, y, lam, tol=1e-12)
+    assert losses[-1] - float(optimum.objective) < 1e-9
+    np.testing.assert_allclose(result.state.params, optimum.w, atol=1e-4)
+
+
+def test_sample_weights_equal_repetition(x64):
+    X, y = _breast_cancer(80)
+    counts = np.arange(X.shape[0]) % 3  # 0, 1 or 2 copies
+    repeated = fit_logistic_newton(np.repeat(X, counts, 0), np.repeat(y, counts), 0.02, tol=1e-12)
+    weighted = fit_logistic_newton(X, y, 0.02, sample_weight=counts.astype(float), tol=1e-12)
+    np.testing.assert_allclose(weighted.w, repeated.w, rtol=1e-9)
+    weighted_lbfgs = fit_logistic_lbfgs(X, y, 0.02, sample_weight=counts.astype(float), tol=1e-10)
+    np.testing.assert_allclose(weighted_lbfgs.w, repeated.w, rtol=1e-6)
+
+
+def test_vmap_over_lambda_equals_loop_and_jit_equals_eager(x64):
+    X, y = _breast_cancer(120)
+    lams = jnp.array([1e-3, 1e-2, 1e-1])
+    for solver in (fit_logistic_newton, fit_logistic_lbfgs):
+        batched = jax.vmap(lambda lam, solver=solver: solver(X, y, lam, tol=1e-10).w)(lams)
+        for i, lam in enumerate(lams):
+            np.testing.assert_allclose(batched[i], solver(X, y, float(lam), tol=1e-10).w, rtol=1e-7)
+    w = jnp.linspace(-1, 1, X.shape[1])
+    eager = logistic_loss(w, X, y, 0.1)
+    jitted = jax.jit(logistic_loss)(w, jnp.asarray(X), jnp.asarray(y), 0.1)
+    assert float(jitted) == pytest.approx(float(eager), rel=1e-14)
+
+
+def test_no_recompilation_on_second_call(x64):
+    X, y = _breast_cancer(60)
+    fit_logistic_newton(X, y, 0.1)
+    fit_logistic_lbfgs(X, y, 0.1)
+    sizes = (lg._fit_binary_newton._cache_size(), lg._fit_binary_lbfgs._cache_size())
+    fit_logistic_newton(X, y, 0.2, tol=1e-6, max_iter=20)
+    fit_logistic_lbfgs(X, y, 0.2, tol=1e-6, max_iter=20)
+    assert (lg._fit_binary_newton._cache_size(), lg._fit_binary_lbfgs._cache_size()) == sizes
+
+
+def test_float32_solution_close_to_float64():
+    X, y = _breast_cancer()
+    w32 = fit_logistic_lbfgs(X.astype(np.float32), y, 0.01, tol=1e-5)
+    assert w32.w.dtype == jnp.float32
+    with jax.enable_x64(True):
+        w64 = fit_logistic_newton(X, y, 0.01, tol=1e-12)
+        np.testing.assert_allclose(np.asarray(w32.w, np.float64), w64.w, atol=2e-3)
+
+
+def test_bad_input_raises(x64):
+    X, y = _breast_cancer(50)
+    with pytest.raises(ValueError, match="y must take values in"):
+        fit_logistic_lbfgs(X, y * 2, 0.1)
+    with pytest.raises(ValueError, match="y must contain at least 2 classes"):
+        fit_logistic_newton(X, np.ones_like(y), 0.1)
+    with pytest.raises(ValueError, match="lam"):
+        fit_logistic_newton(X, y, -1.0)
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="X contains"):
+        logistic_loss(np.zeros(X.shape[1]), bad, y, 0.1)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        logistic_grad(np.zeros(X.shape[1]), X, y[:-1], 0.1)
+    with pytest.raises(ValueError, match="w must have shape"):
+        logistic_loss(np.zeros(3), X, y, 0.1)
+    with pytest.raises(ValueError, match="sample_weight"):
+        fit_logistic_lbfgs(X, y, 0.1, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match="y must take values in"):
+        fit_softmax_lbfgs(X, np.where(y == 0, -1, y), 0.1, num_classes=2)
+    with pytest.raises(ValueError, match="learning_rate"):
+        fit_logistic_gd(X, y, 0.1, learning_rate=0.0, num_steps=5, key=jax.random.key(0))

@@ -1,0 +1,175 @@
+"""Splits, K-fold CV and grid search (vmapped) against loops, numpy and scikit-learn."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import cross_val_score
+
+from jaxml.linear import fit_logistic_lbfgs
+from jaxml.selection import (
+    cross_validate,
+    grid_search_cv,
+    kfold_assignments,
+    kfold_indices,
+    kfold_masks,
+    ridge_cv,
+    squared_error,
+    train_test_split,
+    weighted_ridge,
+)
+from jaxml.selection import split as sp
+
+
+def _diabetes(n=200):
+    X, y = load_diabetes(return_X_y=True)
+    return X[:n], y[:n] - y.mean()  # centred: no intercept needed
+
+
+def _ridge_fit(X, y, s, lam):
+    return weighted_ridge(X, y, s, lam)
+
+
+def test_train_test_split_is_a_partition(key):
+    X = jnp.arange(50.0)[:, None] * jnp.ones((1, 3))
+    y = jnp.arange(50)
+    X_tr, X_te, y_tr, y_te = train_test_split(key, X, y, test_ratio=0.2)
+    assert X_te.shape == (10, 3) and X_tr.shape == (40, 3)
+    assert sorted(np.concatenate([y_tr, y_te]).tolist()) == list(range(50))
+    np.testing.assert_array_equal(X_tr[:, 0], y_tr)  # rows stay paired
+    again = train_test_split(key, X, y, test_ratio=0.2)
+    np.testing.assert_array_equal(again[3], y_te)
+    other = train_test_split(jax.random.key(1), X, y, test_ratio=0.2)
+    assert not np.array_equal(other[3], y_te)
+
+
+def test_kfold_partition_sizes_and_consistency(key):
+    n, k = 23, 5
+    ids = np.asarray(kfold_assignments(key, n, k))
+    counts = np.bincount(ids, minlength=k)
+    assert sorted(counts.tolist()) == [4, 4, 5, 5, 5]
+    masks = np.asarray(kfold_masks(key, n, k))
+    np.testing.assert_array_equal(masks.sum(axis=0), np.ones(n))
+    for f, (train, test) in enumerate(kfold_indices(key, n, k)):
+        np.testing.assert_array_equal(np.flatnonzero(masks[f]), test)
+        assert len(train) + len(test) == n and not set(train) & set(test)
+
+
+def test_weighted_ridge_closed_form_and_subset(x64):
+    X, y = _diabetes(60)
+    lam = 0.01
+    n, d = X.shape
+    w = weighted_ridge(jnp.asarray(X), jnp.asarray(y), jnp.ones(n), lam)
+    direct = np.linalg.solve(X.T @ X + 2 * n * lam * np.eye(d), X.T @ y)
+    np.testing.assert_allclose(w, direct, rtol=1e-9)
+    keep = np.arange(n) % 3 != 0
+    w_sub = weighted_ridge(jnp.asarray(X), jnp.asarray(y), jnp.asarray(keep, float), lam)
+    Xs, ys = X[keep], y[keep]
+    direct_sub = np.linalg.solve(Xs.T @ Xs + 2 * keep.sum() * lam * np.eye(d), Xs.T @ ys)
+    np.testing.assert_allclose(w_sub, direct_sub, rtol=1e-9)
+
+
+def test_cross_validate_equals_loop_and_sklearn(x64, key):
+    X, y = _diabetes()
+    lam, k = 1e-3, 5
+    result = cross_validate(_ridge_fit, squared_error, X, y, lam, key=key, k=k)
+    folds = kfold_indices(key, X.shape[0], k)
+    loop = []
+    for train, test in folds:
+        Xt, yt = X[train], y[train]
+        w = np.linalg.solve(Xt.T @ Xt + 2 * len(train) * lam * np.eye(X.shape[1]), Xt.T @ yt)
+        loop.append(np.mean((y[test] - X[test] @ w) ** 2))
+    np.testing.assert_allclose(result.fold_errors, loop, rtol=1e-9)
+    assert float(result.mean) == pytest.approx(np.mean(loop), rel=1e-9)
+    assert float(result.variance) == pytest.approx(np.var(loop, ddof=1), rel=1e-9)
+    # scikit-learn with the same folds; Ridge(alpha = 2 N_train λ) per fold
+    for f, (train, test) in enumerate(folds):
+        ref = -cross_val_score(
+            Ridge(alpha=2 * len(train) * lam, fit_intercept=False), X, y,
+            cv=[(train, test)], scoring="neg_mean_squared_error",
+        )
+        assert float(result.fold_errors[f]) == pytest.approx(ref[0], rel=1e-8)
+
+
+def test_grid_search_equals_loop_over_grid(x64, key):
+    X, y = _diabetes()
+    lams = jnp.logspace(-6, 0, 7)
+    grid = grid_search_cv(_ridge_fit, squared_error, X, y, lams, key=key, k=4)
+    assert grid.fold_errors.shape == (7, 4)
+    for i, lam in enumerate(lams):
+        single = cross_validate(_ridge_fit, squared_error, X, y, lam, key=key, k=4)
+        np.testing.assert_allclose(grid.fold_errors[i], single.fold_errors, rtol=1e-9)
+    assert int(grid.best_index) == int(np.argmin(grid.mean))
+    via_helper = ridge_cv(X, y, lams, key=key, k=4)
+    np.testing.assert_allclose(via_helper.mean, grid.mean, rtol=1e-12)
+    # λ too large underfits: the CV error curve is not flat
+    assert float(grid.mean[-1]) > 1.05 * float(grid.mean[grid.best_index])
+
+
+def _logistic_fit(X, y, s, C):
+    # scikit-learn's C on a training fold of size Σs is λ = 1 / (C Σs)
+    return fit_logistic_lbfgs(X, y, 1.0 / (C * jnp.sum(s)), sample_weight=s, tol=1e-9).w
+
+
+def _misclassified(w, X, y):
+    return ((X @ w > 0).astype(jnp.int32) != y).astype(X.dtype)
+
+
+def test_logistic_grid_search_matches_sklearn_accuracy(x64, key):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    X, y = X[:300], y[:300]
+    Cs = jnp.array([1e-3, 1e-1, 10.0])
+    grid = grid_search_cv(_logistic_fit, _misclassified, X, y, Cs, key=key, k=5)
+    folds = kfold_indices(key, X.shape[0], 5)
+    for i, C in enumerate(Cs):
+        ref = cross_val_score(
+            LogisticRegression(C=float(C), fit_intercept=False, tol=1e-10, max_iter=5000),
+            X, y, cv=folds,
+        )
+        np.testing.assert_allclose(1 - np.asarray(grid.fold_errors[i]), ref, atol=1e-12)
+
+
+def test_no_recompilation_on_second_call(x64, key):
+    X, y = _diabetes(100)
+    cross_validate(_ridge_fit, squared_error, X, y, 0.1, key=key, k=5)
+    grid_search_cv(_ridge_fit, squared_error, X, y, jnp.ones(3), key=key, k=5)
+    sizes = (sp._cross_validate._cache_size(), sp._grid_search_cv._cache_size())
+    cross_validate(_ridge_fit, squared_error, X, y, 0.5, key=jax.random.key(3), k=5)
+    grid_search_cv(_ridge_fit, squared_error, X, y, jnp.full(3, 2.0), key=jax.random.key(3), k=5)
+    assert (sp._cross_validate._cache_size(), sp._grid_search_cv._cache_size()) == sizes
+
+
+def test_bad_input_raises(key):
+    X, y = _diabetes(20)
+    with pytest.raises(ValueError, match="k must be <= the number of samples"):
+        cross_validate(_ridge_fit, squared_error, X, y, 0.1, key=key, k=21)
+    with pytest.raises(ValueError, match="k must be >= 2"):
+        kfold_masks(key, 20, 1)
+    with pytest.raises(ValueError, match="key must be given"):
+        cross_validate(_ridge_fit, squared_error, X, y, 0.1, k=5)
+    with pytest.raises(ValueError, match="test_masks"):
+        cross_validate(_ridge_fit, squared_error, X, y, 0.1, test_masks=np.full((3, 20), 0.5))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        cross_validate(_ridge_fit, squared_error, X, y[:-1], 0.1, key=key)
+    with pytest.raises(ValueError, match="test_ratio"):
+        train_test_split(key, X, y, test_ratio=1.5)
+    with pytest.raises(ValueError, match="hypers"):
+        grid_search_cv(_ridge_fit, squared_error, X, y, {"a": jnp.ones(3), "b": jnp.ones(2)}, key=key)
+    with pytest.raises(ValueError, match="lams"):
+        ridge_cv(X, y, jnp.array([-1.0, 1.0]), key=key)
+    bad = X.copy()
+    bad[1, 1] = np.inf
+    with pytest.raises(ValueError, match="X contains"):
+        cross_validate(_ridge_fit, squared_error, bad, y, 0.1, key=key)
+
+
+def test_grid_batch_size_gives_the_same_result(x64, key):
+    X, y = _diabetes(80)
+    lams = jnp.logspace(-4, 0, 5)
+    full = grid_search_cv(_ridge_fit, squared_error, X, y, lams, key=key, k=4)
+    mapped = grid_search_cv(_ridge_fit, squared_error, X, y, lams, key=key, k=4, grid_batch_size=2)
+    np.testing.assert_allclose(mapped.fold_errors, full.fold_errors, rtol=1e-10)
+    assert int(mapped.best_index) == int(full.best_index)
