@@ -1,0 +1,106 @@
+"""kNN vs scikit-learn's brute-force neighbours, tie rule, chunking, bad input."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+from jaxml.kernels import knn_classify, knn_predict_proba, knn_regress, nearest_neighbors
+from jaxml.kernels.knn import _search
+
+
+def _data(n=200, q=57, d=5, classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = rng.integers(0, classes, n)
+    return X, y, rng.normal(size=(q, d))
+
+
+@pytest.mark.parametrize("k", [1, 4, 7])
+def test_classifier_and_regressor_match_sklearn(x64, k):
+    X, y, Q = _data()
+    ref = KNeighborsClassifier(n_neighbors=k, algorithm="brute").fit(X, y)
+    # chunk_size 16 does not divide 57 queries: the ragged last chunk is exercised.
+    np.testing.assert_array_equal(knn_classify(X, y, Q, k, chunk_size=16), ref.predict(Q))
+    np.testing.assert_allclose(knn_predict_proba(X, y, Q, k, chunk_size=16), ref.predict_proba(Q), atol=1e-15)
+    dist, idx = ref.kneighbors(Q)
+    sq, ours = nearest_neighbors(X, Q, k, chunk_size=16)
+    np.testing.assert_array_equal(ours, idx)
+    np.testing.assert_allclose(np.sqrt(sq), dist, rtol=1e-10, atol=1e-12)
+    targets = X @ np.arange(1.0, 6.0) + y
+    reg = KNeighborsRegressor(n_neighbors=k, algorithm="brute").fit(X, targets)
+    np.testing.assert_allclose(knn_regress(X, targets, Q, k, chunk_size=16), reg.predict(Q), rtol=1e-12)
+    # multi-output regression
+    two = np.stack([targets, -2 * targets], axis=1)
+    reg2 = KNeighborsRegressor(n_neighbors=k, algorithm="brute").fit(X, two)
+    np.testing.assert_allclose(knn_regress(X, two, Q, k), reg2.predict(Q), rtol=1e-12)
+
+
+def test_vote_tie_goes_to_smallest_label(x64):
+    # Query at 0; neighbours at distances 1, 2, 3, 4 with labels 3, 1, 1, 3: a 2–2 tie between
+    # classes 1 and 3 → class 1 (the smallest), as scikit-learn does, whatever the order.
+    X = np.array([[1.0], [2.0], [3.0], [4.0], [10.0]])
+    y = np.array([3, 1, 1, 3, 0])
+    Q = np.array([[0.0]])
+    assert int(knn_classify(X, y, Q, 4)[0]) == 1
+    assert KNeighborsClassifier(n_neighbors=4, algorithm="brute").fit(X, y).predict(Q)[0] == 1
+    y_swapped = np.array([1, 3, 3, 1, 0])
+    assert int(knn_classify(X, y_swapped, Q, 4)[0]) == 1
+
+
+def test_chunk_size_does_not_change_answer(key):
+    X, y, Q = _data(q=100)
+    a = knn_classify(X, y, Q, 5, chunk_size=7)
+    b = knn_classify(X, y, Q, 5, chunk_size=1000)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_float32_agrees_with_sklearn():
+    X, y, Q = _data(d=8, seed=3)
+    X32, Q32 = X.astype(np.float32), Q.astype(np.float32)
+    ours = knn_classify(X32, y, Q32, 5)
+    ref = KNeighborsClassifier(n_neighbors=5, algorithm="brute").fit(X, y).predict(Q)
+    assert (np.asarray(ours) == ref).mean() >= 0.98
+    assert nearest_neighbors(X32, Q32, 3)[0].dtype == jnp.float32
+
+
+def test_no_recompile_and_jit_equals_eager(x64):
+    X, y, Q = _data()
+    search = chex.assert_max_traces(_search.__wrapped__, n=1)
+    jitted = jax.jit(search, static_argnames=("k", "chunk_size"))
+    a = jitted(jnp.asarray(X), jnp.asarray(Q), k=3, chunk_size=8)
+    b = jitted(jnp.asarray(X) + 1.0, jnp.asarray(Q), k=3, chunk_size=8)
+    with jax.disable_jit():
+        eager = _search(jnp.asarray(X), jnp.asarray(Q), 3, 8)
+    np.testing.assert_array_equal(a[1], eager[1])
+    np.testing.assert_allclose(a[0], eager[0], rtol=1e-12)
+    assert b[0].shape == (57, 3)
+
+
+def test_vmap_over_training_sets(x64):
+    # Leave-one-block-out style: vmapped search over 3 training sets equals a loop.
+    X, _, Q = _data()
+    sets = jnp.stack([X[:60], X[60:120], X[120:180]])
+    batched = jax.vmap(lambda Xs: _search(Xs, jnp.asarray(Q), 2, 16))(sets)
+    for i in range(3):
+        np.testing.assert_array_equal(batched[1][i], nearest_neighbors(sets[i], Q, 2, chunk_size=16)[1])
+
+
+def test_bad_input():
+    X, y, Q = _data(n=10)
+    with pytest.raises(ValueError, match="k must be <= the number of training points"):
+        knn_classify(X, y, Q, 11)
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        knn_classify(X, y, Q, 0)
+    with pytest.raises(ValueError, match="X_query"):
+        knn_classify(X, y, Q[:, :2], 3)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        knn_regress(X, y[:5].astype(float), Q, 3)
+    with pytest.raises(ValueError, match="y_train"):
+        knn_classify(X, y.astype(float), Q, 3)
+    with pytest.raises(ValueError, match="y_train must take values"):
+        knn_classify(X, y, Q, 3, num_classes=2)
+    with pytest.raises(ValueError, match="X_train"):
+        knn_classify(np.full_like(X, np.nan), y, Q, 3)
