@@ -74,6 +74,7 @@ ENTRY_MODULES = (
     "jaxml.bench.kernels",
     "jaxml.bench.unsupervised",
     "jaxml.bench.factorization",
+    "jaxml.bench.fairness",
 )
 
 
