@@ -1,3 +1,582 @@
-"""k-means: Lloyd's algorithm, k-means++ seeding, restarts and the elbow (SYLLABUS 6)."""
+"""k-means: Lloyd's algorithm, k-means++ seeding, restarts and the elbow (SYLLABUS 6).
 
-__all__: list[str] = []
+Objective (within-cluster sum of squares, WCSS) over assignments z ∈ {0..K−1}^N and centers
+μ ∈ R^{K×D}:
+
+  J(z, μ) = Σ_n ‖x_n − μ_{z_n}‖²
+
+Lloyd's algorithm is coordinate descent on J, one step being
+
+  assignment:  z_n ← argmin_k ‖x_n − μ_k‖²                (ties: the smallest k)
+  update:      μ_k ← (1/N_k) Σ_{n: z_n = k} x_n,  N_k = |{n : z_n = k}|
+
+so J never increases. A cluster left empty (N_k = 0) is re-seeded at the point farthest from its
+assigned center (the r-th empty cluster takes the r-th farthest point, which leaves its old
+cluster), as scikit-learn does; J still does not increase. Iteration stops when the assignment
+no longer changes, when the squared center shift Σ_k ‖μ_k^new − μ_k‖² ≤ tol, or after
+``max_iter`` steps, all inside one jitted ``lax.while_loop``.
+
+Cost per step Θ(NKD): the squared distances ‖x‖² − 2xᵀμ + ‖μ‖² are one (N, D) × (D, K) matrix
+product, the update one ``segment_sum`` over N rows (measured faster than a one-hot matmul on
+XLA CPU). The data are centered once per fit (the means are subtracted), which keeps the
+expanded distance accurate in float32.
+
+k-means++ (Arthur & Vassilvitskii 2007) seeds μ_1 uniformly among the points, then each next
+center with probability ∝ D(x)² = min_j ‖x − μ_j‖² (D² sampling); with ``num_local_trials`` = L > 1
+it draws L candidates and keeps the one that lowers Σ_n D(x_n)² most (scikit-learn's greedy
+variant, L = 2 + ⌊log K⌋). Cost Θ(NKDL).
+
+Clusters carry an ``active`` mask: masked-out centers are never chosen, so runs with different
+K share one padded shape (K_max) and the elbow over a range of K is a single ``vmap``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxml.core.checks import check_array, check_int, check_scalar, is_concrete
+from jaxml.core.types import Array, PRNGKey
+
+
+class KMeansState(NamedTuple):
+    """The state of Lloyd's algorithm.
+
+    Attributes:
+      centers: (K, D) current centers μ.
+      labels: (N,) int32 assignment z of the last step (−1 before the first step).
+      iteration: () int32 steps taken.
+      converged: () bool, the last step left z unchanged or moved the centers by ≤ tol.
+    """
+
+    centers: Array
+    labels: Array
+    iteration: Array
+    converged: Array
+
+
+class KMeansInfo(NamedTuple):
+    """What one Lloyd step measured.
+
+    Attributes:
+      wcss: J(z, μ_old) = Σ_n min_k ‖x_n − μ_k‖² at the centers the step started from
+        (non-increasing from step to step).
+      center_shift: Σ_k ‖μ_k^new − μ_k^old‖².
+      num_empty: clusters that received no point (re-seeded at far points).
+      num_changed: points whose label changed.
+    """
+
+    wcss: Array
+    center_shift: Array
+    num_empty: Array
+    num_changed: Array
+
+
+class KMeansResult(NamedTuple):
+    """A fitted k-means model.
+
+    Attributes:
+      centers: (K, D) final centers.
+      labels: (N,) int32 nearest center of every point (for the final centers).
+      inertia: () J(labels, centers) = Σ_n ‖x_n − μ_{z_n}‖².
+      n_iter: () int32 Lloyd steps run.
+      converged: () bool, stopped by the tolerance or a stable assignment, not by max_iter.
+      wcss_history: (max_iter,) ``KMeansInfo.wcss`` of each step; NaN after ``n_iter``.
+    """
+
+    centers: Array
+    labels: Array
+    inertia: Array
+    n_iter: Array
+    converged: Array
+    wcss_history: Array
+
+
+class ElbowResult(NamedTuple):
+    """Best-of-restarts inertia for every K of a range.
+
+    Attributes:
+      ks: (M,) int32 the numbers of clusters tried.
+      inertias: (M,) the best final WCSS for each K.
+      n_iter: (M,) Lloyd steps of the best run for each K.
+    """
+
+    ks: Array
+    inertias: Array
+    n_iter: Array
+
+
+# ----------------------------------------------------------------------------------------------
+# validation (outside jit)
+
+
+def _check_data(X, name="X"):
+    check_array(X, name, ndim=2)
+    return jnp.asarray(X) if jnp.issubdtype(jnp.asarray(X).dtype, jnp.floating) else jnp.asarray(X, float)
+
+
+def _check_k(n_clusters, n_samples, name="n_clusters"):
+    k = check_int(n_clusters, name, minimum=1)
+    if k > n_samples:
+        raise ValueError(f"{name}={k} must be <= the number of points n_samples={n_samples}")
+    return k
+
+
+def _check_centers(centers, X, name="init_centers"):
+    check_array(centers, name, ndim=2)
+    if np.shape(centers)[1] != np.shape(X)[1]:
+        raise ValueError(f"{name} must have the {np.shape(X)[1]} features of X, got shape {np.shape(centers)}")
+    _check_k(np.shape(centers)[0], np.shape(X)[0], name=f"{name}.shape[0] (the number of clusters)")
+    return jnp.asarray(centers, jnp.asarray(X).dtype)
+
+
+def _check_iter_tol(max_iter, tol):
+    max_iter = check_int(max_iter, "max_iter", minimum=1)
+    check_scalar(tol, "tol", minimum=0.0)
+    return max_iter
+
+
+# ----------------------------------------------------------------------------------------------
+# one Lloyd step
+
+
+def _first_min(a, b):
+    """Reducer over (value, index) pairs: the smaller value, the smaller index on ties."""
+    a_val, a_idx = a
+    b_val, b_idx = b
+    take_a = (a_val < b_val) | ((a_val == b_val) & (a_idx < b_idx))
+    return jnp.where(take_a, a_val, b_val), jnp.where(take_a, a_idx, b_idx)
+
+
+def _assign(X, x_sq, centers, active):
+    """Labels (N,) and squared distances to the nearest active center (N,)."""
+    c_sq = jnp.sum(centers * centers, axis=1)
+    # ‖x‖² is the same for every center: rank by ‖μ‖² − 2xᵀμ, add ‖x‖² to the winner only.
+    partial_d2 = c_sq[None, :] - 2.0 * (X @ centers.T)
+    if active is not None:
+        partial_d2 = jnp.where(active[None, :], partial_d2, jnp.inf)
+    # One variadic reduction gives the minimum and its (first) index in a single pass over (N, K),
+    # instead of separate argmin and min passes (measured ~15% faster per Lloyd step).
+    index = jax.lax.broadcasted_iota(jnp.int32, partial_d2.shape, 1)
+    init = (jnp.array(jnp.inf, partial_d2.dtype), jnp.array(0, jnp.int32))
+    min_partial, labels = jax.lax.reduce((partial_d2, index), init, _first_min, (1,))
+    return labels, jnp.maximum(x_sq + min_partial, 0.0)
+
+
+def _relocate_empty(X, labels, min_d2, sums, counts, empty):
+    """Give the r-th empty cluster the r-th farthest point, taking it out of its old cluster."""
+    k = sums.shape[0]
+    _, farthest = jax.lax.top_k(min_d2, k)
+    rank = jnp.clip(jnp.cumsum(empty) - 1, 0, k - 1)
+    taken = farthest[rank]  # (K,) the point each empty cluster receives
+    moved = empty.astype(X.dtype)
+    moved_x = X[taken] * moved[:, None]
+    sums = sums - jax.ops.segment_sum(moved_x, labels[taken], k)
+    counts = counts - jax.ops.segment_sum(moved, labels[taken], k)
+    sums = jnp.where(empty[:, None], X[taken], sums)
+    counts = jnp.where(empty, 1.0, counts)
+    return sums, counts
+
+
+def _lloyd_step(state: KMeansState, X, x_sq, tol, active):
+    k = state.centers.shape[0]
+    labels, min_d2 = _assign(X, x_sq, state.centers, active)
+    sums = jax.ops.segment_sum(X, labels, k)
+    counts = jax.ops.segment_sum(jnp.ones_like(x_sq), labels, k)
+    empty = counts == 0
+    if active is not None:
+        empty = empty & active
+    sums, counts = jax.lax.cond(
+        jnp.any(empty),
+        lambda: _relocate_empty(X, labels, min_d2, sums, counts, empty),
+        lambda: (sums, counts),
+    )
+    centers = jnp.where(counts[:, None] > 0, sums / jnp.maximum(counts, 1.0)[:, None], state.centers)
+    shift = jnp.sum((centers - state.centers) ** 2)
+    num_changed = jnp.sum(labels != state.labels)
+    converged = (num_changed == 0) | (shift <= tol)
+    info = KMeansInfo(
+        wcss=jnp.sum(min_d2),
+        center_shift=shift,
+        num_empty=jnp.sum(empty).astype(jnp.int32),
+        num_changed=num_changed.astype(jnp.int32),
+    )
+    return KMeansState(centers, labels, state.iteration + 1, converged), info
+
+
+def kmeans_init(init_centers: Array, num_points: int) -> KMeansState:
+    """The state before the first Lloyd step: centers μ⁰ = ``init_centers`` (K, D), labels −1."""
+    init_centers = jnp.asarray(init_centers)
+    return KMeansState(
+        centers=init_centers,
+        labels=jnp.full((num_points,), -1, jnp.int32),
+        iteration=jnp.zeros((), jnp.int32),
+        converged=jnp.zeros((), bool),
+    )
+
+
+@jax.jit
+def kmeans_step(state: KMeansState, X: Array, tol=0.0) -> tuple[KMeansState, KMeansInfo]:
+    """One Lloyd step: assign every point to its nearest center, move centers to the means.
+
+    z_n ← argmin_k ‖x_n − μ_k‖²,  μ_k ← mean{x_n : z_n = k} (empty clusters re-seeded at the
+    farthest points). Cost Θ(NKD).
+
+    Args:
+      state: from ``kmeans_init`` or a previous step.
+      X: (N, D) points.
+      tol: the step counts as converged when Σ_k ‖μ_k^new − μ_k‖² ≤ tol (or z is unchanged).
+
+    Returns:
+      ``(new_state, info)``; ``info.wcss`` is J at the centers the step started from.
+    """
+    return _lloyd_step(state, X, jnp.sum(X * X, axis=1), tol, None)
+
+
+# ----------------------------------------------------------------------------------------------
+# the whole fit in one while_loop
+
+
+def _fit_impl(X, init_centers, tol, max_iter, active):
+    offset = jnp.mean(X, axis=0)
+    Xc = X - offset[None, :]
+    x_sq = jnp.sum(Xc * Xc, axis=1)
+    state = kmeans_init(init_centers - offset[None, :], X.shape[0])
+    history = jnp.full((max_iter,), jnp.nan, X.dtype)
+
+    def cond(carry):
+        state, _ = carry
+        return (state.iteration < max_iter) & ~state.converged
+
+    def body(carry):
+        state, history = carry
+        new_state, info = _lloyd_step(state, Xc, x_sq, tol, active)
+        return new_state, history.at[state.iteration].set(info.wcss)
+
+    state, history = jax.lax.while_loop(cond, body, (state, history))
+    labels, _ = _assign(Xc, x_sq, state.centers, active)
+    inertia = jnp.sum((Xc - state.centers[labels]) ** 2)
+    return KMeansResult(
+        centers=state.centers + offset[None, :],
+        labels=labels,
+        inertia=inertia,
+        n_iter=state.iteration,
+        converged=state.converged,
+        wcss_history=history,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("max_iter",))
+def _fit(X, init_centers, tol, max_iter):
+    return _fit_impl(X, init_centers, tol, max_iter, None)
+
+
+def kmeans_fit(X: Array, init_centers: Array, *, max_iter: int = 300, tol=1e-4) -> KMeansResult:
+    """Lloyd's algorithm from given centers until z is stable, the shift ≤ tol, or max_iter.
+
+    Minimizes J(z, μ) = Σ_n ‖x_n − μ_{z_n}‖² by alternating the assignment and the mean update
+    inside one jitted ``lax.while_loop``. Cost Θ(NKD) per step.
+
+    From the same ``init_centers`` this equals ``sklearn.cluster.KMeans(init=init_centers,
+    n_init=1, algorithm="lloyd", tol=t)`` where scikit-learn's tolerance is relative:
+    ``tol = t · mean(var(X, axis=0))`` here.
+
+    Args:
+      X: (N, D) points (float32 or float64).
+      init_centers: (K, D) starting centers, 1 ≤ K ≤ N.
+      max_iter: the most Lloyd steps (static: it sizes ``wcss_history``).
+      tol: absolute tolerance on Σ_k ‖μ_k^new − μ_k‖² (traced: vmappable).
+
+    Returns:
+      ``KMeansResult`` (centers, labels, inertia, n_iter, converged, wcss_history).
+
+    Raises:
+      ValueError: X not 2-D, empty, NaN/inf; centers of the wrong width; K < 1 or K > N;
+        max_iter < 1; tol < 0.
+    """
+    X = _check_data(X)
+    init_centers = _check_centers(init_centers, X)
+    max_iter = _check_iter_tol(max_iter, tol)
+    return _fit(X, init_centers, jnp.asarray(tol, X.dtype), max_iter)
+
+
+# ----------------------------------------------------------------------------------------------
+# seeding
+
+
+def _plusplus_impl(key, X, n_clusters, num_local_trials):
+    n = X.shape[0]
+    x_sq = jnp.sum(X * X, axis=1)
+
+    def sq_dist_to(points):  # (L, D) -> (L, N)
+        d2 = jnp.sum(points * points, axis=1)[:, None] - 2.0 * (points @ X.T) + x_sq[None, :]
+        return jnp.maximum(d2, 0.0)
+
+    first = jax.random.randint(jax.random.fold_in(key, 0), (), 0, n, dtype=jnp.int32)
+    closest = sq_dist_to(X[first][None, :])[0]
+    indices = jnp.zeros((n_clusters,), jnp.int32).at[0].set(first)
+
+    def add_center(c, carry):
+        closest, indices = carry
+        cumulative = jnp.cumsum(closest)
+        total = cumulative[-1]
+        u = jax.random.uniform(jax.random.fold_in(key, c), (num_local_trials,), X.dtype)
+        # D² sampling: the first index whose cumulative D² exceeds u·ΣD². If every D² is 0
+        # (fewer distinct points than clusters), fall back to a uniform draw.
+        by_d2 = jnp.sum(cumulative[None, :] < (u * total)[:, None], axis=1)
+        uniform = jnp.floor(u * n).astype(by_d2.dtype)
+        candidates = jnp.clip(jnp.where(total > 0, by_d2, uniform), 0, n - 1).astype(jnp.int32)
+        new_closest = jnp.minimum(closest[None, :], sq_dist_to(X[candidates]))
+        best = jnp.argmin(jnp.sum(new_closest, axis=1))
+        return new_closest[best], indices.at[c].set(candidates[best])
+
+    _, indices = jax.lax.fori_loop(1, n_clusters, add_center, (closest, indices))
+    return X[indices], indices
+
+
+@functools.partial(jax.jit, static_argnames=("n_clusters", "num_local_trials"))
+def _plusplus(key, X, n_clusters, num_local_trials):
+    return _plusplus_impl(key, X, n_clusters, num_local_trials)
+
+
+def kmeans_plusplus(key: PRNGKey, X: Array, n_clusters: int, *, num_local_trials: int = 1):
+    """k-means++ seeding by D² sampling.
+
+    μ_1 ~ uniform over the points; then for c = 2..K: draw L candidates with
+    P(x_n) = D(x_n)² / Σ_m D(x_m)², D(x) = min_{j<c} ‖x − μ_j‖², and keep the candidate that
+    minimizes Σ_n min(D(x_n)², ‖x_n − candidate‖²). L = 1 is plain k-means++. The c-th center
+    uses the key ``fold_in(key, c)``, so the first k centers of a K-seeding are the k-seeding.
+    Cost Θ(NKDL).
+
+    Args:
+      key: PRNG key.
+      X: (N, D) points.
+      n_clusters: K, 1 ≤ K ≤ N (static).
+      num_local_trials: L ≥ 1 candidates per center (static; scikit-learn uses 2 + ⌊ln K⌋).
+
+    Returns:
+      ``(centers, indices)``: (K, D) rows of X and their (K,) int32 indices.
+    """
+    X = _check_data(X)
+    k = _check_k(n_clusters, X.shape[0])
+    trials = check_int(num_local_trials, "num_local_trials", minimum=1)
+    return _plusplus(key, X, k, trials)
+
+
+def kmeans_random_init(key: PRNGKey, X: Array, n_clusters: int) -> Array:
+    """K distinct points of X drawn uniformly without replacement, as (K, D) centers."""
+    X = _check_data(X)
+    k = _check_k(n_clusters, X.shape[0])
+    return X[jax.random.choice(key, X.shape[0], (k,), replace=False)]
+
+
+# ----------------------------------------------------------------------------------------------
+# restarts and the elbow
+
+
+def _seed(key, X, n_clusters, init, num_local_trials):
+    if init == "k-means++":
+        return _plusplus_impl(key, X, n_clusters, num_local_trials)[0]
+    return X[jax.random.choice(key, X.shape[0], (n_clusters,), replace=False)]
+
+
+@functools.partial(jax.jit, static_argnames=("n_clusters", "n_init", "init", "num_local_trials", "max_iter"))
+def _restarts(key, X, tol, n_clusters, n_init, init, num_local_trials, max_iter):
+    def one(k):
+        return _fit_impl(X, _seed(k, X, n_clusters, init, num_local_trials), tol, max_iter, None)
+
+    runs = jax.vmap(one)(jax.random.split(key, n_init))
+    best = jnp.argmin(runs.inertia)
+    return jax.tree.map(lambda a: a[best], runs), runs.inertia
+
+
+_INITS = ("k-means++", "random")
+
+
+def _check_init(init):
+    if init not in _INITS:
+        raise ValueError(f"init must be one of {_INITS}, got {init!r}")
+    return init
+
+
+def kmeans_restarts(
+    key: PRNGKey,
+    X: Array,
+    n_clusters: int,
+    *,
+    n_init: int = 1,
+    init: str = "k-means++",
+    num_local_trials: int | None = None,
+    max_iter: int = 300,
+    tol=1e-4,
+) -> tuple[KMeansResult, Array]:
+    """k-means with ``n_init`` seedings run in parallel (``vmap`` over keys); the best J is kept.
+
+    Each restart r seeds with ``init`` under key r ("k-means++" or "random": K distinct points)
+    and runs ``kmeans_fit``; the result with the smallest inertia is returned. Cost
+    Θ(n_init · NKD) per step.
+
+    Args:
+      key: PRNG key (split into ``n_init`` keys).
+      X: (N, D) points.
+      n_clusters: K (static).
+      n_init: number of restarts (static).
+      init: "k-means++" or "random".
+      num_local_trials: L of greedy k-means++ (default 2 + ⌊ln K⌋, as scikit-learn).
+      max_iter: steps per run (static).
+      tol: absolute tolerance on the squared center shift.
+
+    Returns:
+      ``(best, inertias)``: the best ``KMeansResult`` and the (n_init,) final inertias.
+    """
+    X = _check_data(X)
+    k = _check_k(n_clusters, X.shape[0])
+    n_init = check_int(n_init, "n_init", minimum=1)
+    init = _check_init(init)
+    if num_local_trials is None:
+        trials = 2 + int(np.log(k))
+    else:
+        trials = check_int(num_local_trials, "num_local_trials", minimum=1)
+    max_iter = _check_iter_tol(max_iter, tol)
+    return _restarts(key, X, jnp.asarray(tol, X.dtype), k, n_init, init, trials, max_iter)
+
+
+@functools.partial(jax.jit, static_argnames=("k_max", "n_init", "num_local_trials", "max_iter"))
+def _elbow(key, X, ks, tol, k_max, n_init, num_local_trials, max_iter):
+    keys = jax.random.split(key, n_init)
+    # The first k centers of a k_max k-means++ seeding are a k seeding, so one seeding per key
+    # serves every K; the other centers are masked out.
+    seeds = jax.vmap(lambda kk: _plusplus_impl(kk, X, k_max, num_local_trials)[0])(keys)
+    active = jnp.arange(k_max)[None, :] < ks[:, None]  # (M, k_max)
+
+    def one(mask, centers):
+        return _fit_impl(X, centers, tol, max_iter, mask)
+
+    runs = jax.vmap(lambda mask: jax.vmap(lambda c: one(mask, c))(seeds))(active)  # (M, n_init)
+    best = jnp.argmin(runs.inertia, axis=1)
+    pick = jnp.arange(ks.shape[0])
+    return ElbowResult(ks=ks, inertias=runs.inertia[pick, best], n_iter=runs.n_iter[pick, best])
+
+
+def kmeans_elbow(
+    key: PRNGKey,
+    X: Array,
+    ks: Sequence[int],
+    *,
+    n_init: int = 3,
+    num_local_trials: int = 1,
+    max_iter: int = 300,
+    tol=1e-4,
+) -> ElbowResult:
+    """Best-of-``n_init`` final WCSS for every K in ``ks``, all in one compiled ``vmap``.
+
+    Every run is padded to K_max = max(ks) centers with the unused ones masked out, so the
+    whole sweep (len(ks) × n_init runs of Lloyd from k-means++ seeds) is one program. The
+    "elbow" is the K after which J(K) stops falling fast (see ``elbow_point``). Cost
+    Θ(len(ks) · n_init · N K_max D) per step.
+
+    Args:
+      key: PRNG key.
+      X: (N, D) points.
+      ks: the numbers of clusters, each in 1..N.
+      n_init: seedings per K (static).
+      num_local_trials: L of greedy k-means++ (static).
+      max_iter: steps per run (static).
+      tol: absolute tolerance on the squared center shift.
+
+    Returns:
+      ``ElbowResult(ks, inertias, n_iter)``.
+    """
+    X = _check_data(X)
+    ks_list = [int(_check_k(k, X.shape[0], name="ks")) for k in (list(ks) if np.ndim(ks) else [ks])]
+    if not ks_list:
+        raise ValueError("ks must hold at least one number of clusters")
+    n_init = check_int(n_init, "n_init", minimum=1)
+    trials = check_int(num_local_trials, "num_local_trials", minimum=1)
+    max_iter = _check_iter_tol(max_iter, tol)
+    return _elbow(key, X, jnp.asarray(ks_list, jnp.int32), jnp.asarray(tol, X.dtype), max(ks_list),
+                  n_init, trials, max_iter)
+
+
+def elbow_point(ks, inertias) -> int:
+    """The K of the elbow: where the drop of J before K is largest relative to the drop after it.
+
+    For consecutive ks, elbow = argmax_K [J(K⁻) − J(K)] / max(J(K) − J(K⁺), tiny), over the
+    interior Ks (K⁻, K⁺ the neighbours of K in ``ks``): adding clusters up to K pays, adding
+    more barely does. Returns ks[0] when fewer than three Ks are given.
+    """
+    ks = np.asarray(ks)
+    inertias = np.asarray(inertias, float)
+    if ks.size < 3:
+        return int(ks[0])
+    drops = inertias[:-1] - inertias[1:]
+    tiny = 1e-12 * max(abs(inertias[0]), 1e-300)
+    strength = drops[:-1] / np.maximum(drops[1:], tiny)
+    return int(ks[1 + int(np.argmax(strength))])
+
+
+def plot_elbow(ks, inertias, *, ax=None, mark=True):
+    """The elbow plot: final WCSS against K, the elbow marked. Returns the matplotlib axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    ks = np.asarray(ks)
+    inertias = np.asarray(inertias)
+    ax.plot(ks, inertias, "o-", color="C0")
+    if mark and ks.size >= 3:
+        k_star = elbow_point(ks, inertias)
+        ax.plot([k_star], [inertias[list(ks).index(k_star)]], "s", ms=12, mfc="none", color="C3",
+                label=f"elbow K = {k_star}")
+        ax.legend()
+    ax.set_xlabel("number of clusters K")
+    ax.set_ylabel("WCSS  Σₙ ‖xₙ − μ_{zₙ}‖²")
+    ax.set_title("Elbow method")
+    return ax
+
+
+def kmeans_predict(centers: Array, X: Array) -> Array:
+    """Nearest center of every point, argmin_k ‖x_n − μ_k‖² (ties: the smallest k). Θ(NKD)."""
+    X = _check_data(X)
+    check_array(centers, "centers", ndim=2)
+    if np.shape(centers)[1] != X.shape[1]:
+        raise ValueError(f"X must have the {np.shape(centers)[1]} features of centers, got shape {X.shape}")
+    return _predict(jnp.asarray(centers, X.dtype), X)
+
+
+@jax.jit
+def _predict(centers, X):
+    return _assign(X, jnp.sum(X * X, axis=1), centers, None)[0]
+
+
+def kmeans_inertia(centers: Array, X: Array, labels: Array) -> Array:
+    """J(z, μ) = Σ_n ‖x_n − μ_{z_n}‖² computed directly (no expanded form). Θ(ND)."""
+    if is_concrete(labels):
+        lab = np.asarray(labels)
+        if lab.size and (lab.min() < 0 or lab.max() >= np.shape(centers)[0]):
+            raise ValueError(f"labels must lie in 0..{np.shape(centers)[0] - 1}")
+    return jnp.sum((jnp.asarray(X) - jnp.asarray(centers)[jnp.asarray(labels)]) ** 2)
+
+
+__all__ = [
+    "ElbowResult",
+    "KMeansInfo",
+    "KMeansResult",
+    "KMeansState",
+    "elbow_point",
+    "kmeans_restarts",
+    "kmeans_elbow",
+    "kmeans_fit",
+    "kmeans_inertia",
+    "kmeans_init",
+    "kmeans_plusplus",
+    "kmeans_predict",
+    "kmeans_random_init",
+    "kmeans_step",
+    "plot_elbow",
+]
