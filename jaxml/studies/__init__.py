@@ -9,6 +9,7 @@ studies in ``STUDIES``; ``jaxml tour`` runs them all, an experiment script runs 
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +36,8 @@ class StudyContext:
 
     def key(self, name: str) -> jax.Array:
         """A key of its own for each named use, derived from the seed."""
-        return jax.random.fold_in(jax.random.key(self.seed), abs(hash(name)) % (2**31))
+        # crc32, not hash(): str hashes change between processes and runs must be reproducible.
+        return jax.random.fold_in(jax.random.key(self.seed), zlib.crc32(name.encode()) % (2**31))
 
 
 @dataclasses.dataclass

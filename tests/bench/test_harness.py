@@ -1,0 +1,54 @@
+import json
+import time
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from jaxml.bench import harness
+from jaxml.bench.harness import BenchResult, BenchSkip, run_benchmarks, time_jax, time_reference
+
+
+def test_time_jax_reports_compile_apart_and_the_result():
+    f = jax.jit(lambda x: jnp.sum(x**2))
+    compile_s, run_s, out = time_jax(f, jnp.arange(4.0), repeats=3)
+    assert float(out) == 14.0
+    assert compile_s >= 0.0 and run_s > 0.0
+
+
+def test_time_reference_takes_the_median():
+    delays = iter([0.03, 0.001, 0.001])
+
+    def slow_once():
+        time.sleep(next(delays))
+        return 7
+
+    median, out = time_reference(slow_once, repeats=3)
+    assert out == 7 and median < 0.02
+
+
+def test_run_benchmarks_writes_json_and_markdown(tmp_path, monkeypatch):
+    entries = {}
+
+    def fake(size):
+        return BenchResult(task=f"toy size {size}", reference="numpy", jaxml_s=0.5, reference_s=1.0,
+                           compile_s=0.1, quality_name="objective", jaxml_quality=1.0,
+                           reference_quality=1.0, goal=2.0, notes="a note")
+
+    def skipped(size):
+        raise BenchSkip("PyTorch not installed")
+
+    monkeypatch.setattr(harness, "ENTRIES", entries)
+    monkeypatch.setattr(harness, "ENTRY_MODULES", ())
+    harness.register("toy", "test")(fake)
+    harness.register("needs_torch", "test")(skipped)
+    results, md = run_benchmarks(size=0.5, out_dir=tmp_path, echo=lambda *_: None)
+    data = json.loads((tmp_path / "results.json").read_text())
+    by_name = {r["name"]: r for r in data["results"]}
+    assert by_name["toy"]["speedup"] == 2.0 and by_name["toy"]["task"] == "toy size 0.5"
+    assert by_name["needs_torch"]["skipped"] == "PyTorch not installed"
+    assert "| toy | toy size 0.5 | numpy | 0.5 | 1 | 2.00× ✓ | ≥ 2× |" in md
+    assert "skipped: PyTorch not installed" in md
+    assert (tmp_path / "results.md").read_text() == md
+    with pytest.raises(ValueError, match="unknown benchmark"):
+        run_benchmarks(["nope"], out_dir=tmp_path)
