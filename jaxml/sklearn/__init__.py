@@ -7,12 +7,12 @@ jitted jaxml code in float64, and returns numpy arrays.
 """
 
 from jaxml.sklearn._cluster import *  # noqa: F403
-from jaxml.sklearn._kernels import *  # noqa: F403
-from jaxml.sklearn._linear import *  # noqa: F403
-from jaxml.sklearn._logistic import *  # noqa: F403
 from jaxml.sklearn._cluster import __all__ as _cluster_all
+from jaxml.sklearn._kernels import *  # noqa: F403
 from jaxml.sklearn._kernels import __all__ as _kernels_all
+from jaxml.sklearn._linear import *  # noqa: F403
 from jaxml.sklearn._linear import __all__ as _linear_all
+from jaxml.sklearn._logistic import *  # noqa: F403
 from jaxml.sklearn._logistic import __all__ as _logistic_all
 
 __all__ = [*_linear_all, *_logistic_all, *_kernels_all, *_cluster_all]

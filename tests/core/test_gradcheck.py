@@ -1,8 +1,8 @@
 """Every hand-derived gradient registered in the package vs autodiff and finite differences."""
 
 import jax
-import jax.test_util
 import jax.numpy as jnp
+import jax.test_util
 import pytest
 
 from jaxml.core.gradcheck import (
