@@ -8,7 +8,6 @@ over the weight μ of a fairness penalty, per-group calibration curves, and the 
 
 from __future__ import annotations
 
-import zlib
 from typing import NamedTuple
 
 import jax
@@ -93,15 +92,6 @@ def evaluate_fairness(w, features, y, group, *, num_groups: int, n_bins: int = 1
     )
 
 
-def _key(ctx: StudyContext, name: str) -> jax.Array:
-    """A key per named use from ``ctx.seed``, stable across processes.
-
-    ``StudyContext.key`` folds in ``hash(name)``, which Python salts per process
-    (PYTHONHASHSEED), so its keys (and the numbers) change between runs; crc32 does not.
-    """
-    return jax.random.fold_in(jax.random.key(ctx.seed), zlib.crc32(name.encode()) % (2**31))
-
-
 def _fmt(values) -> str:
     return " / ".join(f"{v:.3f}" for v in np.asarray(values).ravel())
 
@@ -116,11 +106,11 @@ def fairness_criteria(ctx: StudyContext) -> StudyResult:
     mus = (0.0, 1.0, 8.0) if ctx.quick else (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
     # Train and test sets drawn apart from the same generator (one compile, no shuffle).
-    X, y_tr, g_tr = make_planted_bias(_key(ctx, "train"), n, base_rates=BASE_RATES)
+    X, y_tr, g_tr = make_planted_bias(ctx.key("train"), n, base_rates=BASE_RATES)
     f_tr = fair_logistic_features(X, g_tr, num_groups)
-    X, y_te, g_te = make_planted_bias(_key(ctx, "test"), n, base_rates=BASE_RATES)
+    X, y_te, g_te = make_planted_bias(ctx.key("test"), n, base_rates=BASE_RATES)
     f_te = fair_logistic_features(X, g_te, num_groups)
-    fit_key = _key(ctx, "fit")
+    fit_key = ctx.key("fit")
 
     sweeps: dict[str, list[FairnessEval]] = {"independence": [], "separation": []}
     weights = {}

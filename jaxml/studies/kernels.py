@@ -32,11 +32,6 @@ from jaxml.studies import StudyContext, StudyResult, savefig, study
 CHAPTER = "3. Classification"
 
 
-def _key(ctx: StudyContext, salt: int) -> jax.Array:
-    # Not ctx.key(name): Python's str hash changes between processes (PYTHONHASHSEED).
-    return jax.random.fold_in(jax.random.key(ctx.seed), salt)
-
-
 def two_blobs(key: jax.Array, n: int, *, distance: float = 3.2):
     """Two overlapping 2-D Gaussian classes (unit variance, centres ±distance/2 on a diagonal),
     labels in {−1, 1}, as float64 numpy arrays."""
@@ -58,9 +53,9 @@ def svm_margin(ctx: StudyContext) -> StudyResult:
     n = 60 if ctx.quick else 200
     lam = 0.02
     with jax.enable_x64(True):
-        X, y = two_blobs(_key(ctx, 1), n)
+        X, y = two_blobs(ctx.key("blobs"), n)
         X_aug = np.hstack([X, np.ones((n, 1))])  # x̃ = [x, 1]: the last weight is the bias b
-        result = svm_dual_fit(_key(ctx, 2), X_aug, y, lam, tol=1e-10, max_epochs=5000)
+        result = svm_dual_fit(ctx.key("dual"), X_aug, y, lam, tol=1e-10, max_epochs=5000)
         w_full = np.asarray(result.w)
         alpha = np.asarray(result.alpha)
         category = np.asarray(support_vector_categories(result.alpha, atol=1e-6))
@@ -159,7 +154,7 @@ def kernel_comparison(ctx: StudyContext) -> StudyResult:
     lam_svm, lam_ridge = 1e-3, 1e-3
     metrics: dict[str, str] = {}
     with jax.enable_x64(True):
-        X_all, y_all = moons(_key(ctx, 3), n_train + n_test, noise=0.2)
+        X_all, y_all = moons(ctx.key("moons"), n_train + n_test, noise=0.2)
         mean, std = X_all[:n_train].mean(axis=0), X_all[:n_train].std(axis=0)
         X_all = (X_all - mean) / std
         X, y, Xt, yt = X_all[:n_train], y_all[:n_train], X_all[n_train:], y_all[n_train:]
@@ -168,7 +163,7 @@ def kernel_comparison(ctx: StudyContext) -> StudyResult:
         grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
         panels = []
         for name, kernel in _kernels().items():
-            params, result = kernel_svm_fit(_key(ctx, 4), kernel, X, y, lam_svm, tol=1e-6, max_epochs=3000)
+            params, result = kernel_svm_fit(ctx.key("kernel_svm"), kernel, X, y, lam_svm, tol=1e-6, max_epochs=3000)
             svm_acc = float(np.mean(np.sign(np.asarray(kernel_svm_decision(kernel, params, Xt))) == yt))
             svm_grid = np.asarray(kernel_svm_decision(kernel, params, grid)).reshape(gx.shape)
             ridge = kernel_ridge_fit(kernel, X, y, lam_ridge)

@@ -76,9 +76,7 @@ def optimizer_comparison(ctx: StudyContext) -> StudyResult:
         w0 = jnp.zeros(X.shape[1])
         num_steps = 200 if ctx.quick else 3000
         points = 20 if ctx.quick else 100
-        # Not ctx.key(name): it folds in Python's hash() of the name, which changes from one
-        # process to the next (PYTHONHASHSEED), so the minibatches would not be reproducible.
-        key = jax.random.fold_in(jax.random.key(ctx.seed), 102)
+        key = ctx.key("minibatches")
 
         # (label, optimizer, batch size); step sizes chosen for stability on this problem.
         runs = [
@@ -116,7 +114,7 @@ def optimizer_comparison(ctx: StudyContext) -> StudyResult:
         if ctx.quick:
             schedules = schedules[:3]  # each schedule is one more compile
         schedule_curves = {}
-        skey = jax.random.fold_in(jax.random.key(ctx.seed), 1021)
+        skey = ctx.key("schedules")
         for label, lr in schedules:
             schedule_curves[label] = _suboptimality_curve(
                 sgd(lr),
