@@ -9,26 +9,8 @@ U-shaped (best around d = 3, far above the noise variance 0.09 for d ≥ 9). Wri
 runs/polynomial_degree/polynomial_degree.png and prints the headline numbers.
 """
 
-from __future__ import annotations
-
-import argparse
-
-from jaxml.studies import StudyContext
+from jaxml.studies import run_experiment
 from jaxml.studies.regression import polynomial_degree
 
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer degrees and training sets")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/polynomial_degree")
-    args = parser.parse_args(argv)
-    result = polynomial_degree(StudyContext(out_dir=args.out, quick=args.quick, seed=args.seed))
-    for name, value in result.metrics.items():
-        print(f"{name}: {value}")
-    print(result.summary)
-    print("figures:", ", ".join(str(p) for p in result.figures))
-
-
 if __name__ == "__main__":
-    main()
+    run_experiment(polynomial_degree, out="runs/polynomial_degree", description=__doc__)

@@ -15,27 +15,8 @@ schedules at 0.9–2.4e-3 (γ0/(1+t/500) 1.8e-3, γ0/√(1+t/100) 2.4e-3, optax 
 1.1e-3, optax cosine decay 8.9e-4). Writes runs/optimizers/optimizer_comparison.png.
 """
 
-from __future__ import annotations
-
-import argparse
-
-from jaxml.studies import StudyContext
+from jaxml.studies import run_experiment
 from jaxml.studies.optimizers import optimizer_comparison
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/optimizers")
-    args = parser.parse_args()
-    result = optimizer_comparison(StudyContext(out_dir=args.out, quick=args.quick, seed=args.seed))
-    for name, value in result.metrics.items():
-        print(f"{name}: {value}")
-    print(result.summary)
-    for path in result.figures:
-        print(f"wrote {path}")
-
-
 if __name__ == "__main__":
-    main()
+    run_experiment(optimizer_comparison, out="runs/optimizers", description=__doc__)

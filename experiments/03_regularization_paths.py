@@ -10,26 +10,8 @@ one — bmi enters first — and meets the least-squares solution as λ → 0. W
 runs/regularization_paths/regularization_paths.png (two panels) and prints the headline numbers.
 """
 
-from __future__ import annotations
-
-import argparse
-
-from jaxml.studies import StudyContext
+from jaxml.studies import run_experiment
 from jaxml.studies.regression import regularization_paths
 
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer λ values")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/regularization_paths")
-    args = parser.parse_args(argv)
-    result = regularization_paths(StudyContext(out_dir=args.out, quick=args.quick, seed=args.seed))
-    for name, value in result.metrics.items():
-        print(f"{name}: {value}")
-    print(result.summary)
-    print("figures:", ", ".join(str(p) for p in result.figures))
-
-
 if __name__ == "__main__":
-    main()
+    run_experiment(regularization_paths, out="runs/regularization_paths", description=__doc__)

@@ -13,26 +13,8 @@ Command (about 5-10 s on a 2-core CPU; `--quick` for a smaller run):
 Writes `bias_variance.png` into the output folder and prints the headline numbers.
 """
 
-from __future__ import annotations
-
-import argparse
-
-from jaxml.studies import StudyContext
+from jaxml.studies import run_experiment
 from jaxml.studies.selection import bias_variance_study
 
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes (CI)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/bias_variance")
-    args = parser.parse_args(argv)
-    result = bias_variance_study(StudyContext(out_dir=args.out, quick=args.quick, seed=args.seed))
-    for name, value in result.metrics.items():
-        print(f"{name}: {value}")
-    print(result.summary)
-    print("figures:", ", ".join(str(p) for p in result.figures))
-
-
 if __name__ == "__main__":
-    main()
+    run_experiment(bias_variance_study, out="runs/bias_variance", description=__doc__)

@@ -14,26 +14,8 @@ Command (about 5-10 s on a 2-core CPU; `--quick` for a smaller run):
 Writes `cross_validation.png` into the output folder and prints the headline numbers.
 """
 
-from __future__ import annotations
-
-import argparse
-
-from jaxml.studies import StudyContext
+from jaxml.studies import run_experiment
 from jaxml.studies.selection import cross_validation_study
 
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes (CI)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/cross_validation")
-    args = parser.parse_args(argv)
-    result = cross_validation_study(StudyContext(out_dir=args.out, quick=args.quick, seed=args.seed))
-    for name, value in result.metrics.items():
-        print(f"{name}: {value}")
-    print(result.summary)
-    print("figures:", ", ".join(str(p) for p in result.figures))
-
-
 if __name__ == "__main__":
-    main()
+    run_experiment(cross_validation_study, out="runs/cross_validation", description=__doc__)

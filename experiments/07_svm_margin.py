@@ -11,26 +11,8 @@ and the duality gap P(w(α)) − D(α) per epoch falling to 1e-10. Writes runs/s
 and prints the headline numbers (category counts, margin width, accuracy, epochs).
 """
 
-from __future__ import annotations
-
-import argparse
-
-from jaxml.studies import StudyContext
+from jaxml.studies import run_experiment
 from jaxml.studies.kernels import svm_margin
 
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer points")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/svm_margin")
-    args = parser.parse_args(argv)
-    result = svm_margin(StudyContext(out_dir=args.out, quick=args.quick, seed=args.seed))
-    for name, value in result.metrics.items():
-        print(f"{name}: {value}")
-    print(result.summary)
-    print("figures:", ", ".join(str(p) for p in result.figures))
-
-
 if __name__ == "__main__":
-    main()
+    run_experiment(svm_margin, out="runs/svm_margin", description=__doc__)

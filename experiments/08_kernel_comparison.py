@@ -11,26 +11,8 @@ labels (λ = 1e-3) alike. Writes runs/kernel_comparison/kernel_comparison.png (d
 support vectors circled) and prints the test accuracies.
 """
 
-from __future__ import annotations
-
-import argparse
-
-from jaxml.studies import StudyContext
+from jaxml.studies import run_experiment
 from jaxml.studies.kernels import kernel_comparison
 
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer points, coarser grid")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/kernel_comparison")
-    args = parser.parse_args(argv)
-    result = kernel_comparison(StudyContext(out_dir=args.out, quick=args.quick, seed=args.seed))
-    for name, value in result.metrics.items():
-        print(f"{name}: {value}")
-    print(result.summary)
-    print("figures:", ", ".join(str(p) for p in result.figures))
-
-
 if __name__ == "__main__":
-    main()
+    run_experiment(kernel_comparison, out="runs/kernel_comparison", description=__doc__)

@@ -15,27 +15,8 @@ accuracy 0.865). Writes runs/fairness/fairness_criteria_sweep.png and
 fairness_criteria_calibration.png.
 """
 
-from __future__ import annotations
-
-import argparse
-
-from jaxml.studies import StudyContext
+from jaxml.studies import run_experiment
 from jaxml.studies.fairness import fairness_criteria
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/fairness")
-    args = parser.parse_args()
-    result = fairness_criteria(StudyContext(out_dir=args.out, quick=args.quick, seed=args.seed))
-    for name, value in result.metrics.items():
-        print(f"{name}: {value}")
-    print(result.summary)
-    for path in result.figures:
-        print(f"wrote {path}")
-
-
 if __name__ == "__main__":
-    main()
+    run_experiment(fairness_criteria, out="runs/fairness", description=__doc__)

@@ -12,28 +12,8 @@ anisotropic and unequal clusters (ARI 0.99 and 0.89); both spend a component on 
 (0.57). Writes runs/kmeans_elbow/kmeans_elbow.png and kmeans_failure_modes.png.
 """
 
-from __future__ import annotations
-
-import argparse
-
-from jaxml.studies import StudyContext
+from jaxml.studies import run_experiment
 from jaxml.studies.unsupervised import kmeans_elbow_study, kmeans_failure_modes
 
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer points, Ks and restarts")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/kmeans_elbow")
-    args = parser.parse_args(argv)
-    ctx = StudyContext(out_dir=args.out, quick=args.quick, seed=args.seed)
-    for run in (kmeans_elbow_study, kmeans_failure_modes):
-        result = run(ctx)
-        for name, value in result.metrics.items():
-            print(f"{name}: {value}")
-        print(result.summary)
-        print("figures:", ", ".join(str(p) for p in result.figures))
-
-
 if __name__ == "__main__":
-    main()
+    run_experiment(kmeans_elbow_study, kmeans_failure_modes, out="runs/kmeans_elbow", description=__doc__)

@@ -12,28 +12,8 @@ objective (the complete-data log-likelihood at z*) lies below it. Writes
 runs/gmm_em/gmm_contours.png and em_hard_vs_soft.png.
 """
 
-from __future__ import annotations
-
-import argparse
-
-from jaxml.studies import StudyContext
+from jaxml.studies import run_experiment
 from jaxml.studies.unsupervised import em_hard_vs_soft, gmm_contours
 
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer points and EM steps")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/gmm_em")
-    args = parser.parse_args(argv)
-    ctx = StudyContext(out_dir=args.out, quick=args.quick, seed=args.seed)
-    for run in (gmm_contours, em_hard_vs_soft):
-        result = run(ctx)
-        for name, value in result.metrics.items():
-            print(f"{name}: {value}")
-        print(result.summary)
-        print("figures:", ", ".join(str(p) for p in result.figures))
-
-
 if __name__ == "__main__":
-    main()
+    run_experiment(em_hard_vs_soft, gmm_contours, out="runs/gmm_em", description=__doc__)

@@ -12,27 +12,8 @@ K = 1..16 training RMSE keeps falling while validation RMSE is lowest at the tru
 matrix_factorization_rank.png to the output folder and prints the headline numbers.
 """
 
-from __future__ import annotations
-
-import argparse
-
-from jaxml.studies import StudyContext
+from jaxml.studies import run_experiment
 from jaxml.studies.factorization import matrix_factorization
 
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smaller matrix, fewer epochs and ranks")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/matrix_factorization")
-    args = parser.parse_args(argv)
-    ctx = StudyContext(out_dir=args.out, quick=args.quick, seed=args.seed)
-    result = matrix_factorization(ctx)
-    for name, value in result.metrics.items():
-        print(f"{name}: {value}")
-    print(result.summary)
-    print("figures:", ", ".join(str(p) for p in result.figures))
-
-
 if __name__ == "__main__":
-    main()
+    run_experiment(matrix_factorization, out="runs/matrix_factorization", description=__doc__)

@@ -1,5 +1,7 @@
 """Shared fixtures: keys, float64 for gradient checks, strict rank promotion, slow marker."""
 
+import gc
+
 import jax
 import matplotlib
 import pytest
@@ -20,6 +22,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip_slow)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop JAX's compiled programs after each test module.
+
+    Every XLA:CPU executable holds several memory mappings; a whole suite's worth in one process
+    exceeds Linux's default vm.max_map_count (65530) and the next compile segfaults.
+    """
+    yield
+    jax.clear_caches()
+    gc.collect()
 
 
 @pytest.fixture

@@ -80,6 +80,34 @@ def savefig(fig, path: Path) -> Path:
     return Path(path)
 
 
+def run_experiment(*studies: Callable[[StudyContext], StudyResult], out: str, description: str = "",
+                   argv=None) -> list[StudyResult]:
+    """The command line of an experiment script: ``--quick``, ``--seed``, ``--out``; runs the
+    studies into one folder and prints their numbers and the PNGs written."""
+    import argparse
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    parser = argparse.ArgumentParser(description=(description or "").strip().splitlines()[0] if description else None)
+    parser.add_argument("--quick", action="store_true", help="small sizes (seconds)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=out, help=f"output folder (default: {out})")
+    args = parser.parse_args(argv)
+    ctx = StudyContext(out_dir=args.out, quick=args.quick, seed=args.seed)
+    results = []
+    for fn in studies:
+        result = fn(ctx)
+        for name, value in result.metrics.items():
+            print(f"{name}: {value}")
+        if result.summary:
+            print(result.summary)
+        for path in result.figures:
+            print(f"wrote {path}")
+        results.append(result)
+    return results
+
+
 # Chapter modules, in course order; each registers its studies on import.
 CHAPTER_MODULES = (
     "jaxml.studies.regression",
@@ -105,4 +133,13 @@ def load_studies() -> list[Study]:
     return STUDIES
 
 
-__all__ = ["STUDIES", "Study", "StudyContext", "StudyResult", "load_studies", "savefig", "study"]
+__all__ = [
+    "STUDIES",
+    "Study",
+    "StudyContext",
+    "StudyResult",
+    "load_studies",
+    "run_experiment",
+    "savefig",
+    "study",
+]
