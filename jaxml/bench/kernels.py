@@ -51,7 +51,7 @@ def knn(size: float) -> BenchResult:
         jaxml_quality=float(np.mean(pred == yq)),
         reference_quality=float(np.mean(ref_pred == yq)),
         goal=1.0,
-        notes=f"chunked ‖q‖²−2qᵀx+‖x‖² + lax.top_k, {DEFAULT_CHUNK} queries per chunk; predictions "
+        notes=f"‖x‖²−2qᵀx scores, exact two-stage blocked lax.top_k, {DEFAULT_CHUNK} queries a chunk; predictions "
         f"agree with scikit-learn on {100 * agreement:.2f}% of queries (float32 rounding of near ties).",
     )
 

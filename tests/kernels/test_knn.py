@@ -104,3 +104,31 @@ def test_bad_input():
         knn_classify(X, y, Q, 3, num_classes=2)
     with pytest.raises(ValueError, match="X_train"):
         knn_classify(np.full_like(X, np.nan), y, Q, 3)
+
+
+@pytest.mark.parametrize("k", [1, 5])
+def test_blocked_top_k_is_exact_with_ties(k):
+    from jaxml.kernels.knn import _top_k_blocked
+
+    # Few distinct integer scores: many exact ties, which must go to the lower index as in top_k.
+    scores = jnp.asarray(np.random.default_rng(1).integers(0, 6, size=(40, 8 * 256)), jnp.float32)
+    best, idx = _top_k_blocked(scores, k, 256)
+    ref_best, ref_idx = jax.lax.top_k(scores, k)
+    np.testing.assert_array_equal(best, ref_best)
+    np.testing.assert_array_equal(idx, ref_idx)
+
+
+def test_blocked_search_matches_sklearn(x64):
+    # N = 3001 > 2k·256: the two-stage selection (with a padded last block) is used.
+    X, y, Q = _data(n=3001, q=70, d=4)
+    dist, idx = KNeighborsClassifier(n_neighbors=5, algorithm="brute").fit(X, y).kneighbors(Q)
+    sq, ours = nearest_neighbors(X, Q, 5, chunk_size=32)
+    np.testing.assert_array_equal(ours, idx)
+    np.testing.assert_allclose(np.sqrt(sq), dist, rtol=1e-10, atol=1e-12)
+    # duplicated training points: exact ties (scikit-learn orders them arbitrarily; ours lower index first)
+    X2 = np.concatenate([X, X[:1500]])
+    sq2, idx2 = nearest_neighbors(X2, Q, 5)
+    _, ref2 = KNeighborsClassifier(n_neighbors=5, algorithm="brute").fit(X2, np.r_[y, y[:1500]]).kneighbors(Q)
+    np.testing.assert_array_equal(np.sort(idx2, axis=1), np.sort(ref2, axis=1))
+    tied = np.asarray(sq2[:, 1:] == sq2[:, :-1])
+    assert np.all(np.asarray(idx2[:, 1:] > idx2[:, :-1])[tied])
