@@ -108,6 +108,13 @@ def check_int(value, name: str, *, minimum: int | None = None, maximum: int | No
     return int(value)
 
 
+def check_choice(value, name: str, options):
+    """Check that a structural option (a method, a kernel, a covariance type) is one of ``options``."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {tuple(options)}, got {value!r}")
+    return value
+
+
 def check_labels(y, name: str, allowed: Iterable, *, min_classes: int = 2):
     """Check that the labels of ``y`` lie in ``allowed`` and at least ``min_classes`` occur."""
     if not is_concrete(y):
@@ -126,6 +133,7 @@ def check_labels(y, name: str, allowed: Iterable, *, min_classes: int = 2):
 
 __all__ = [
     "check_array",
+    "check_choice",
     "check_int",
     "check_labels",
     "check_same_length",

@@ -347,6 +347,17 @@ def _default_tol(dtype):
     return 1e-8 if jnp.dtype(dtype) == jnp.float64 else 1e-5
 
 
+def _dual_arguments(data, y, lam, tol, max_epochs):
+    """Shared checks and casts of the dual solvers: (data, y, λ, tol, max_epochs) in one float dtype."""
+    check_scalar(lam, "lam", minimum=0.0, strict_min=True)
+    max_epochs = check_int(max_epochs, "max_epochs", minimum=1)
+    data = jnp.asarray(data)
+    dtype = jnp.result_type(data.dtype, float)
+    tol = _default_tol(dtype) if tol is None else check_scalar(tol, "tol", minimum=0.0)
+    return (data.astype(dtype), jnp.asarray(y).astype(dtype), jnp.asarray(lam, dtype),
+            jnp.asarray(tol, dtype), max_epochs)
+
+
 def svm_dual_fit(
     key: PRNGKey,
     X: Array,
@@ -372,13 +383,8 @@ def svm_dual_fit(
       ``SVMDualResult`` with w = (1/(λN))XᵀYα and the per-epoch gap history.
     """
     check_xy_svm(X, y)
-    check_scalar(lam, "lam", minimum=0.0, strict_min=True)
-    max_epochs = check_int(max_epochs, "max_epochs", minimum=1)
-    X = jnp.asarray(X)
-    dtype = jnp.result_type(X.dtype, float)
-    tol = _default_tol(dtype) if tol is None else check_scalar(tol, "tol", minimum=0.0)
-    return _linear_dual_fit(X.astype(dtype), jnp.asarray(y).astype(dtype), jnp.asarray(lam, dtype), key,
-                            jnp.asarray(tol, dtype), max_epochs, shuffle)
+    data, y, lam, tol, max_epochs = _dual_arguments(X, y, lam, tol, max_epochs)
+    return _linear_dual_fit(data, y, lam, key, tol, max_epochs, shuffle)
 
 
 # --------------------------------------------------------------------------------------------
@@ -473,15 +479,10 @@ def kernel_svm_dual_fit_gram(
         raise ValueError(f"K must be square, got shape {np.shape(K)}")
     check_svm_labels(y)
     check_same_length(K=K, y=y)
-    check_scalar(lam, "lam", minimum=0.0, strict_min=True)
-    max_epochs = check_int(max_epochs, "max_epochs", minimum=1)
+    data, y, lam, tol, max_epochs = _dual_arguments(K, y, lam, tol, max_epochs)
     if check_psd:
         check_gram(K)
-    K = jnp.asarray(K)
-    dtype = jnp.result_type(K.dtype, float)
-    tol = _default_tol(dtype) if tol is None else check_scalar(tol, "tol", minimum=0.0)
-    return _kernel_dual_fit(K.astype(dtype), jnp.asarray(y).astype(dtype), jnp.asarray(lam, dtype), key,
-                            jnp.asarray(tol, dtype), max_epochs, shuffle)
+    return _kernel_dual_fit(data, y, lam, key, tol, max_epochs, shuffle)
 
 
 class KernelSVMParams(NamedTuple):

@@ -36,6 +36,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from jaxml.core.checks import check_choice
 from jaxml.sklearn._base import float64, to_numpy
 from jaxml.unsupervised import gmm as _gmm
 from jaxml.unsupervised import kmeans as _km
@@ -247,11 +248,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if n_samples < k:
             raise ValueError(
                 f"Expected n_samples >= n_components but got n_components = {k}, n_samples = {n_samples}")
-        if self.covariance_type not in _gmm.COVARIANCE_TYPES:
-            raise ValueError(
-                f"covariance_type must be one of {_gmm.COVARIANCE_TYPES}, got {self.covariance_type!r}")
-        if self.init_params not in _gmm.INIT_METHODS:
-            raise ValueError(f"init_params must be one of {_gmm.INIT_METHODS}, got {self.init_params!r}")
+        check_choice(self.covariance_type, "covariance_type", _gmm.COVARIANCE_TYPES)
+        check_choice(self.init_params, "init_params", _gmm.INIT_METHODS)
         _check_float_param(self.tol, "tol")
         _check_float_param(self.reg_covar, "reg_covar")
         _check_int_param(self.max_iter, "max_iter", 0)

@@ -35,6 +35,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from jaxml.core.checks import check_choice
 from jaxml.kernels import (
     kernel_ridge_solve,
     knn_class_counts,
@@ -60,8 +61,7 @@ def _make_kernel(kernel: str, gamma: float, degree, coef0: float) -> Partial:
 
 
 def _check_kernel_params(est, X, *, gamma_default):
-    if est.kernel not in _KERNELS:
-        raise ValueError(f"kernel must be one of {_KERNELS}, got {est.kernel!r}")
+    check_choice(est.kernel, "kernel", _KERNELS)
     gamma = est.gamma
     if gamma is None:
         gamma = gamma_default

@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxml.core.checks import check_array, check_int, check_scalar, is_concrete
+from jaxml.core.checks import check_array, check_choice, check_int, check_scalar, is_concrete
 from jaxml.core.types import Array, PRNGKey
 from jaxml.unsupervised.kmeans import _fit_impl as _kmeans_fit_impl
 from jaxml.unsupervised.kmeans import _plusplus_impl
@@ -123,9 +123,7 @@ class GMMResult(NamedTuple):
 
 
 def _check_type(covariance_type):
-    if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
-    return covariance_type
+    return check_choice(covariance_type, "covariance_type", COVARIANCE_TYPES)
 
 
 def _check_data(X):
@@ -599,9 +597,7 @@ def _init(key, X, reg_covar, n_components, covariance_type, method):
 
 
 def _check_method(method):
-    if method not in INIT_METHODS:
-        raise ValueError(f"method must be one of {INIT_METHODS}, got {method!r}")
-    return method
+    return check_choice(method, "method", INIT_METHODS)
 
 
 def gmm_init(

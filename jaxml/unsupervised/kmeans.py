@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxml.core.checks import check_array, check_int, check_scalar, is_concrete
+from jaxml.core.checks import check_array, check_choice, check_int, check_scalar, is_concrete
 from jaxml.core.types import Array, PRNGKey
 
 
@@ -399,9 +399,7 @@ _INITS = ("k-means++", "random")
 
 
 def _check_init(init):
-    if init not in _INITS:
-        raise ValueError(f"init must be one of {_INITS}, got {init!r}")
-    return init
+    return check_choice(init, "init", _INITS)
 
 
 def kmeans_restarts(

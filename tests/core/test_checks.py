@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxml.core.checks import check_array, check_int, check_labels, check_scalar, check_xy
+from jaxml.core.checks import check_array, check_choice, check_int, check_labels, check_scalar, check_xy
 
 
 def test_check_array_rejects_with_the_argument_name():
@@ -47,3 +47,9 @@ def test_check_int_and_labels():
     with pytest.raises(ValueError, match="at least 2 classes"):
         check_labels(np.array([1, 1]), "y", {0, 1})
     check_labels(np.array([0, 1, 1]), "y", {0, 1})
+
+
+def test_check_choice_names_the_options():
+    assert check_choice("full", "covariance_type", ("full", "diag")) == "full"
+    with pytest.raises(ValueError, match=r"covariance_type must be one of \('full', 'diag'\), got 'tied'"):
+        check_choice("tied", "covariance_type", ("full", "diag"))
