@@ -79,6 +79,37 @@ def test_hand_gradient_and_hessian_equal_autodiff(x64, key, weighted):
     check_grads(lambda w: logistic_loss(w, X, y, lam, s), (w,), order=2, modes=("fwd", "rev"))
 
 
+@pytest.mark.parametrize("n", [2 * lg._ROW_BLOCK, 2 * lg._ROW_BLOCK + 37])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_blocked_newton_terms_equal_autodiff_across_row_blocks(x64, key, n, fit_intercept):
+    # full row blocks in the fori_loop, with and without a partial last block
+    kx, ky, kv, kt = jax.random.split(key, 4)
+    d = 4
+    X = jax.random.normal(kx, (n, d), jnp.float64)
+    y = jax.random.bernoulli(ky, 0.4, (n,)).astype(jnp.float64)
+    v = jax.random.uniform(kv, (n,), jnp.float64)
+    v = v / jnp.sum(v)
+    theta = jax.random.normal(kt, (d + int(fit_intercept),), jnp.float64)
+
+    def objective(theta):
+        z = X @ theta[:d] + (theta[d] if fit_intercept else 0.0)
+        return v @ (jax.nn.softplus(z) - y * z) + 0.5 * 0.1 * theta[:d] @ theta[:d]
+
+    value, grad, hess = jax.jit(lg._binary_value_grad_hess, static_argnums=5)(theta, X, y, v, 0.1, fit_intercept)
+    assert float(value) == pytest.approx(float(objective(theta)), rel=1e-12)
+    np.testing.assert_allclose(grad, jax.grad(objective)(theta), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(hess, jax.hessian(objective)(theta), rtol=1e-10, atol=1e-14)
+
+
+def test_sum_over_row_blocks_covers_every_row_once():
+    rows = np.arange(23.0)
+    for n, block in [(23, 5), (20, 5), (3, 5), (23, 23)]:
+        total = lg._sum_over_row_blocks(
+            lambda start, size: jnp.sum(jax.lax.dynamic_slice_in_dim(jnp.asarray(rows[:n]), start, size)), n, block
+        )
+        assert float(total) == rows[:n].sum()
+
+
 def test_softmax_gradient_equals_autodiff(x64, key):
     kx, ky, kw = jax.random.split(key, 3)
     X = jax.random.normal(kx, (30, 4), jnp.float64)
@@ -128,6 +159,23 @@ def test_softmax_solvers_match_sklearn(x64, solver):
     fit = solver(X, y, lam, tol=1e-10, fit_intercept=True)
     np.testing.assert_allclose(fit.w.T, ref.coef_, rtol=1e-5, atol=1e-5 * np.abs(ref.coef_).max())
     np.testing.assert_allclose(softmax_predict_proba(fit.w, X, fit.b), ref.predict_proba(X), atol=1e-6)
+
+
+@pytest.mark.parametrize("solver", [fit_logistic_newton, fit_logistic_lbfgs])
+def test_warm_start_at_the_optimum_needs_no_iteration(x64, solver):
+    X, y = _breast_cancer()
+    cold = solver(X, y, 0.01, tol=1e-9, fit_intercept=True)
+    warm = solver(X, y, 0.01, tol=1e-9, fit_intercept=True, w_init=cold.w, b_init=cold.b)
+    assert int(cold.num_iter) > 3 and int(warm.num_iter) <= 1
+    np.testing.assert_allclose(warm.w, cold.w, rtol=1e-7, atol=1e-9)
+    near = solver(X, y, 0.012, tol=1e-9, fit_intercept=True, w_init=cold.w, b_init=cold.b)
+    far = solver(X, y, 0.012, tol=1e-9, fit_intercept=True)
+    assert int(near.num_iter) < int(far.num_iter)
+    np.testing.assert_allclose(near.w, far.w, rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="w_init must have shape"):
+        solver(X, y, 0.01, w_init=np.zeros(3))
+    with pytest.raises(ValueError, match="b_init must be a scalar"):
+        solver(X, y, 0.01, b_init=np.zeros(2))
 
 
 def test_newton_converges_quadratically(x64):

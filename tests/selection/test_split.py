@@ -8,7 +8,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import cross_val_score
 
-from jaxml.linear import fit_logistic_lbfgs
+from jaxml.linear import fit_logistic_lbfgs, fit_logistic_newton
 from jaxml.selection import (
     cross_validate,
     grid_search_cv,
@@ -173,3 +173,35 @@ def test_grid_batch_size_gives_the_same_result(x64, key):
     mapped = grid_search_cv(_ridge_fit, squared_error, X, y, lams, key=key, k=4, grid_batch_size=2)
     np.testing.assert_allclose(mapped.fold_errors, full.fold_errors, rtol=1e-10)
     assert int(mapped.best_index) == int(full.best_index)
+
+
+def _warm_logistic_fit(X, y, s, C, init):
+    fit = fit_logistic_newton(X, y, 1.0 / (C * jnp.sum(s)), sample_weight=s, tol=1e-11, w_init=init)
+    return fit.w
+
+
+def _counting_fit(X, y, s, lam, init):
+    # a learner whose answer depends on its start: the number of grid points visited so far
+    count = jnp.zeros((), X.dtype) if init is None else init[1] + 1.0
+    return weighted_ridge(X, y, s, lam), count
+
+
+def _count_error(params, X, y):
+    return jnp.full(X.shape[0], params[1])
+
+
+def test_warm_start_path_equals_cold_grid_and_passes_the_previous_solution(x64, key):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    X, y = X[:240], y[:240]
+    Cs = jnp.logspace(-3, 1, 6)
+    warm = grid_search_cv(_warm_logistic_fit, _misclassified, X, y, Cs, key=key, k=4, warm_start=True)
+    cold = grid_search_cv(
+        lambda X, y, s, C: _warm_logistic_fit(X, y, s, C, None), _misclassified, X, y, Cs, key=key, k=4,
+    )
+    np.testing.assert_array_equal(warm.fold_errors, cold.fold_errors)
+    # the k-th grid point sees the (k−1)-th point's parameters of the same fold
+    path = grid_search_cv(_counting_fit, _count_error, X, y, jnp.ones(5), key=key, k=3, warm_start=True)
+    np.testing.assert_array_equal(path.fold_errors, np.repeat(np.arange(5.0)[:, None], 3, axis=1))
+    with pytest.raises(ValueError, match="warm_start"):
+        grid_search_cv(_counting_fit, _count_error, X, y, jnp.ones(5), key=key, warm_start=True, grid_batch_size=2)
