@@ -452,6 +452,17 @@ def _starting_point(w_init, b_init, d, dtype):
     return w0, jnp.asarray(b_init, dtype)
 
 
+def _run_binary(solver, X, y, lam, sample_weight, fit_intercept, tol, max_iter, w_init, b_init):
+    """Checks and converts the arguments of a binary solver, then calls its jitted loop."""
+    X, y, v, lam = _prepare_binary(X, y, lam, sample_weight)
+    dtype = X.dtype
+    w0, b0 = _starting_point(w_init, b_init, X.shape[1], dtype)
+    return solver(
+        X, y, v, lam, jnp.asarray(tol, dtype), jnp.asarray(max_iter, jnp.int32), w0, b0,
+        fit_intercept=fit_intercept,
+    )
+
+
 def fit_logistic_newton(
     X: Array,
     y: Array,
@@ -466,8 +477,8 @@ def fit_logistic_newton(
 ) -> LogisticFit:
     """Damped Newton for the binary objective: w ← w − t (∇²L)⁻¹∇L, t from backtracking.
 
-    Starts at w = ``w_init`` (default 0) and stops when ‖∇L‖_∞ ≤ ``tol`` or after ``max_iter`` iterations, all in
-    one jitted ``lax.while_loop``. Each iteration forms the hand Hessian (1/N)XᵀSX + λI (Θ(ND²)),
+    Starts at w = ``w_init`` (default 0) and stops when ‖∇L‖_∞ ≤ ``tol`` or after ``max_iter``
+    iterations, all in one jitted ``lax.while_loop``. Each iteration forms the hand Hessian (1/N)XᵀSX + λI (Θ(ND²)),
     factors it (Θ(D³)) and evaluates L once or a few times (Θ(ND)). Quadratic convergence near
     the optimum: typically 5–10 iterations. Vmappable over ``lam`` and ``sample_weight``.
     scikit-learn: ``LogisticRegression(C=1/(Nλ), solver="newton-cholesky")``.
@@ -483,12 +494,8 @@ def fit_logistic_newton(
     Returns:
       ``LogisticFit(w, b, objective, grad_norm, num_iter)``.
     """
-    X, y, v, lam = _prepare_binary(X, y, lam, sample_weight)
-    dtype = X.dtype
-    w0, b0 = _starting_point(w_init, b_init, X.shape[1], dtype)
-    return _fit_binary_newton(
-        X, y, v, lam, jnp.asarray(tol, dtype), jnp.asarray(max_iter, jnp.int32), w0, b0,
-        fit_intercept=fit_intercept,
+    return _run_binary(
+        _fit_binary_newton, X, y, lam, sample_weight, fit_intercept, tol, max_iter, w_init, b_init
     )
 
 
@@ -513,12 +520,8 @@ def fit_logistic_lbfgs(
     K-fold × λ grid runs as one batched loop). Same arguments and result as
     ``fit_logistic_newton``.
     """
-    X, y, v, lam = _prepare_binary(X, y, lam, sample_weight)
-    dtype = X.dtype
-    w0, b0 = _starting_point(w_init, b_init, X.shape[1], dtype)
-    return _fit_binary_lbfgs(
-        X, y, v, lam, jnp.asarray(tol, dtype), jnp.asarray(max_iter, jnp.int32), w0, b0,
-        fit_intercept=fit_intercept,
+    return _run_binary(
+        _fit_binary_lbfgs, X, y, lam, sample_weight, fit_intercept, tol, max_iter, w_init, b_init
     )
 
 

@@ -162,11 +162,14 @@ class GridSearchResult(NamedTuple):
     best_index: Array
 
 
+def _test_error(error_fn, params, X, y, test_mask):
+    """The mean per-sample error over the fold's test rows."""
+    return jnp.sum(test_mask * error_fn(params, X, y)) / jnp.sum(test_mask)
+
+
 def _fold_errors(fit_fn, error_fn, X, y, hyper, test_mask):
-    train_weight = 1.0 - test_mask
-    params = fit_fn(X, y, train_weight, hyper)
-    errors = error_fn(params, X, y)
-    return jnp.sum(test_mask * errors) / jnp.sum(test_mask)
+    params = fit_fn(X, y, 1.0 - test_mask, hyper)
+    return _test_error(error_fn, params, X, y, test_mask)
 
 
 def _summarize(fold_errors):
@@ -185,10 +188,8 @@ def _cross_validate(fit_fn, error_fn, X, y, hyper, test_masks):
 
 
 def _warm_fold(fit_fn, error_fn, X, y, hyper, test_mask, init):
-    train_weight = 1.0 - test_mask
-    params = fit_fn(X, y, train_weight, hyper, init)
-    errors = error_fn(params, X, y)
-    return params, jnp.sum(test_mask * errors) / jnp.sum(test_mask)
+    params = fit_fn(X, y, 1.0 - test_mask, hyper, init)
+    return params, _test_error(error_fn, params, X, y, test_mask)
 
 
 def _warm_path_errors(fit_fn, error_fn, X, y, hypers, test_masks):
@@ -201,8 +202,7 @@ def _warm_path_errors(fit_fn, error_fn, X, y, hypers, test_masks):
     over_folds = jax.vmap(_warm_fold, in_axes=(None, None, None, None, None, 0, 0))
 
     def step(params, hyper):
-        params, errors = over_folds(fit_fn, error_fn, X, y, hyper, test_masks, params)
-        return params, errors
+        return over_folds(fit_fn, error_fn, X, y, hyper, test_masks, params)
 
     _, rest_errors = jax.lax.scan(step, params, rest)
     return jnp.concatenate([first_errors[None], rest_errors])
