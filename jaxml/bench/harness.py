@@ -104,28 +104,38 @@ def _block(x):
     return jax.block_until_ready(x)
 
 
-def time_jax(fn: Callable, *args, repeats: int = 5) -> tuple[float, float, object]:
-    """(compile seconds, median steady-state seconds, result) of a jitted ``fn(*args)``."""
-    t0 = time.perf_counter()
-    out = _block(fn(*args))
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
+# Short runs are repeated until they fill MIN_TIMED_SECONDS, so that a median of a few
+# milliseconds is not one noisy draw on a shared machine; jaxml and the reference follow the
+# same rule.
+MIN_TIMED_SECONDS = 1.0
+MAX_REPEATS = 50
+
+
+def _median_seconds(fn: Callable, args, repeats: int, min_seconds: float) -> tuple[float, object]:
+    """Median wall time of ``fn(*args)`` (blocked) over at least ``repeats`` calls, more while
+    their total is under ``min_seconds`` (at most ``MAX_REPEATS``), and the last result."""
+    times, out = [], None
+    while len(times) < repeats or (sum(times) < min_seconds and len(times) < MAX_REPEATS):
         t0 = time.perf_counter()
         out = _block(fn(*args))
         times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
+    return statistics.median(times), out
+
+
+def time_jax(fn: Callable, *args, repeats: int = 5,
+             min_seconds: float = MIN_TIMED_SECONDS) -> tuple[float, float, object]:
+    """(compile seconds, median steady-state seconds, result) of a jitted ``fn(*args)``."""
+    t0 = time.perf_counter()
+    _block(fn(*args))
+    first = time.perf_counter() - t0
+    med, out = _median_seconds(fn, args, repeats, min_seconds)
     return max(first - med, 0.0), med, out
 
 
-def time_reference(fn: Callable, *args, repeats: int = 3) -> tuple[float, object]:
+def time_reference(fn: Callable, *args, repeats: int = 3,
+                   min_seconds: float = MIN_TIMED_SECONDS) -> tuple[float, object]:
     """(median seconds, result) of a reference call (numpy / scikit-learn / PyTorch)."""
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn(*args)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+    return _median_seconds(fn, args, repeats, min_seconds)
 
 
 def machine_info() -> dict:

@@ -23,8 +23,23 @@ def test_time_reference_takes_the_median():
         time.sleep(next(delays))
         return 7
 
-    median, out = time_reference(slow_once, repeats=3)
+    median, out = time_reference(slow_once, repeats=3, min_seconds=0.0)
     assert out == 7 and median < 0.02
+
+
+def test_short_runs_repeat_until_the_minimum_time():
+    calls = []
+
+    def quick():
+        calls.append(1)
+        time.sleep(0.002)
+        return 1
+
+    time_reference(quick, repeats=3, min_seconds=0.05)
+    assert 10 <= len(calls) <= harness.MAX_REPEATS
+    calls.clear()
+    time_reference(quick, repeats=3, min_seconds=10.0)
+    assert len(calls) == harness.MAX_REPEATS
 
 
 def test_run_benchmarks_writes_json_and_markdown(tmp_path, monkeypatch):

@@ -45,6 +45,19 @@ def test_matches_sklearn_from_same_init(x64, seed):
     np.testing.assert_allclose(float(ours.inertia), ref.inertia_, rtol=1e-12)
 
 
+@pytest.mark.parametrize("seed", [0, 5])
+def test_stops_when_the_assignment_is_stable_like_sklearn(x64, seed):
+    # tol = 0: only an unchanged assignment stops either library (scikit-learn compares labels,
+    # the fit compares cluster sums and counts), so the step counts must agree exactly.
+    X, _ = blobs(seed, n=500, k=6, spread=1.5)
+    init = X[np.random.default_rng(seed).choice(len(X), 6, replace=False)]
+    ref = sklearn_lloyd(X, init, tol=0.0)
+    ours = kmeans_fit(X, init, tol=0.0)
+    assert ref.n_iter_ < 300 and bool(ours.converged)
+    assert int(ours.n_iter) == ref.n_iter_
+    np.testing.assert_array_equal(np.asarray(ours.labels), ref.labels_)
+
+
 def test_matches_sklearn_float32(key):
     X, _ = blobs(3, k=4)
     X = X.astype(np.float32)
