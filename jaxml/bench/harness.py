@@ -159,7 +159,8 @@ def format_markdown(results: list[tuple[str, BenchResult | str]], info: dict) ->
         "",
         f"Machine: {info['processor']}, {info['platform']}; JAX {info['jax']} on "
         f"{info['jax_backend']}; numpy {info['numpy']}; scikit-learn {info['scikit-learn']}.",
-        "Times are medians of repeated runs in one process; jaxml's compile time is listed apart.",
+        "Times are medians of repeated runs in one process (a short run is repeated until the repeats fill "
+        f"{MIN_TIMED_SECONDS:g} s, at most {MAX_REPEATS}); jaxml's compile time is listed apart.",
         "",
         "| entry | task | reference | jaxml (s) | reference (s) | speed-up | goal | compile (s) "
         "| quality | jaxml | reference |",
