@@ -17,4 +17,17 @@ Batch = Any
 PRNGKey = jax.Array
 Metrics = dict[str, Array]
 
-__all__ = ["Array", "Batch", "Metrics", "Params", "PRNGKey"]
+
+def float_dtype(*arrays_or_dtypes):
+    """The floating dtype that computations on these inputs use.
+
+    ``jnp.result_type(*inputs, float)``: an input's own floating dtype (float32 stays float32,
+    float64 stays float64 under ``jax_enable_x64``), and the default float for integer or
+    boolean inputs.
+    """
+    import jax.numpy as jnp
+
+    return jnp.result_type(*(getattr(a, "dtype", a) for a in arrays_or_dtypes), float)
+
+
+__all__ = ["Array", "Batch", "Metrics", "Params", "PRNGKey", "float_dtype"]

@@ -17,9 +17,20 @@ def float64():
     return jax.enable_x64(True)
 
 
+def key_from_random_state(random_state) -> jax.Array:
+    """A JAX key from scikit-learn's ``random_state`` (None, an int or a ``RandomState``).
+
+    The seed is one int drawn from ``sklearn.utils.check_random_state(random_state)``: the same
+    ``random_state`` gives the same key (and model), though not scikit-learn's own random draws.
+    """
+    from sklearn.utils import check_random_state
+
+    return jax.random.key(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
 def to_numpy(x) -> np.ndarray:
     """A jax array (or pytree leaf) as a numpy array on the host."""
     return np.asarray(jax.device_get(x))
 
 
-__all__ = ["float64", "to_numpy"]
+__all__ = ["float64", "key_from_random_state", "to_numpy"]
