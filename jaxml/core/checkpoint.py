@@ -134,6 +134,9 @@ def load_checkpoint(path, target):
 def restore_latest(directory, target):
     """Restore the newest readable checkpoint of ``directory`` into ``target``'s structure.
 
+    ``target`` is a pytree, or a function ``target(step) -> pytree`` for trees whose shapes
+    depend on the checkpoint's step (a history of ``step`` entries).
+
     A corrupted newest file is reported with a warning and the previous one is used. A
     structure mismatch is raised at once: an older file of the same run would not fit either.
 
@@ -144,7 +147,7 @@ def restore_latest(directory, target):
     errors = []
     for step, path in reversed(candidates):
         try:
-            return load_checkpoint(path, target), step
+            return load_checkpoint(path, target(step) if callable(target) else target), step
         except CheckpointError as err:
             if "corrupted" not in str(err) and "not a jaxml" not in str(err):
                 raise

@@ -11,8 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxml.core.train import batch_indices, num_samples
-from jaxml.core.types import Array, Batch, PRNGKey
+from jaxml.core.types import Array, PRNGKey
 
 BUNDLED = ("diabetes", "digits", "iris", "breast_cancer")
 
@@ -114,17 +113,6 @@ def train_test_split_arrays(key: PRNGKey, *arrays, test_ratio: float = 0.25):
     return tuple(out)
 
 
-def make_batches(key: PRNGKey, data: Batch, batch_size: int, num_steps: int) -> Batch:
-    """Stack the minibatches ``fit`` would draw into arrays of shape [num_steps, B, ...].
-
-    Same indices as ``jaxml.core.train.sample_batch``: step t uses
-    ``randint(fold_in(key, t), (B,), 0, N)``.
-    """
-    n = num_samples(data)
-    idx = jax.vmap(lambda t: batch_indices(key, t, n, batch_size))(jnp.arange(num_steps))
-    return jax.tree.map(lambda leaf: jnp.asarray(leaf)[idx], data)
-
-
 __all__ = [
     "BUNDLED",
     "Dataset",
@@ -132,7 +120,6 @@ __all__ = [
     "add_bias",
     "fit_standardizer",
     "load_dataset",
-    "make_batches",
     "make_blobs",
     "make_linear_regression",
     "make_sine_regression",

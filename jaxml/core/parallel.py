@@ -1,102 +1,68 @@
-"""Data-parallel training: the train step of ``jaxml.core.train``, mapped over devices and hosts.
+"""Data parallelism for ``fit(..., data_parallel=True)``: one program over all devices and hosts.
 
-Each device d of the P·L devices (P processes, L local devices each) holds a copy of the
-parameters and a 1/(P·L) shard of every global minibatch. It computes the gradient of its
-shard's mean loss; ``lax.pmean`` averages loss and gradients over the ``"devices"`` axis, so every
-copy applies the same update
+The mechanism is sharded ``jit`` over a one-axis mesh ``("data",)`` of all P·L devices (P
+processes, L local devices each). The train state, the data and the run key are replicated on
+every device; inside the step, each global minibatch B_t is constrained to be split along its
+first axis, so device d computes on rows [d·B/(P·L), (d+1)·B/(P·L)) and XLA inserts the
+all-reduces that the mean loss needs:
 
-    g_t = (1 / P·L) Σ_d ∇L(θ_t; B_t^(d)) = ∇L(θ_t; B_t)   (equal shard sizes),
+    g_t = (1 / P·L) Σ_d ∇L_d(θ_t) = ∇L(θ_t; B_t)   (equal shards),
 
-and the copies stay identical: the run equals single-device training on the same global batches
-up to float summation order. Across hosts, call ``jax.distributed.initialize`` first (on CPU
-with ``jax_cpu_collectives_implementation="gloo"``); every process passes the SAME global batches
-and keeps its own slice.
+and every device applies the same update, so the copies stay identical. Statistics over the batch
+inside the loss (batch norm's mean and variance) are likewise taken over the GLOBAL batch, i.e.
+averaged across devices; random draws are the same as on one device (JAX's threefry is
+partitionable, and ``jaxml.core.train.example_keys`` gives per-example keys by global position).
+The run therefore equals single-device training up to float summation order.
 
-The mechanism is ``jax.pmap`` with ``lax.pmean``; it sits behind ``make_parallel_runner`` alone so
-that it can move to ``shard_map`` without touching callers.
+Across hosts: call ``jax.distributed.initialize`` first (on CPU with
+``jax.config.update("jax_cpu_collectives_implementation", "gloo")``); every process passes the
+same data and key to ``fit``. This is what ``pmap`` + ``lax.pmean`` did, without a second code
+path: the single-device program is the data-parallel one.
 """
 
 from __future__ import annotations
 
-import functools
-
 import jax
-import jax.numpy as jnp
-import optax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxml.core.train import TrainState, create_train_state, make_train_step
-from jaxml.core.types import Batch, Metrics, Params
-
-AXIS = "devices"
+AXIS = "data"
 
 
-def replicate(tree, n: int | None = None):
-    """Give every leaf a leading axis of length n (default: the local device count)."""
-    n = jax.local_device_count() if n is None else n
-    return jax.tree.map(lambda x: jnp.broadcast_to(jnp.asarray(x), (n, *jnp.shape(x))), tree)
+def data_mesh(devices=None) -> Mesh:
+    """A one-axis mesh named ``"data"`` over ``devices`` (default: every device of every process)."""
+    devices = jax.devices() if devices is None else devices
+    return Mesh(np.asarray(devices), (AXIS,))
 
 
-def unreplicate(tree):
-    """The first copy of a replicated tree."""
-    return jax.tree.map(lambda x: x[0], tree)
+def check_divisible(batch_size: int, num_devices: int) -> None:
+    """Raise a ``ValueError`` unless the global batch splits evenly over the devices."""
+    if batch_size % num_devices:
+        raise ValueError(
+            f"data_parallel: the global batch size {batch_size} is not divisible by the {num_devices} devices"
+        )
 
 
-def shard_global_batches(batches: Batch, *, process_index: int | None = None,
-                         process_count: int | None = None, local_devices: int | None = None) -> Batch:
-    """[steps, B, ...] global batches -> [L, steps, B/(P·L), ...], this process's part.
-
-    Process p keeps rows [p·B/P, (p+1)·B/P) of every batch and splits them among its L devices.
-    """
-    p = jax.process_index() if process_index is None else process_index
-    P = jax.process_count() if process_count is None else process_count
-    L = jax.local_device_count() if local_devices is None else local_devices
-
-    def shard(x):
-        steps, B = x.shape[:2]
-        if B % (P * L):
-            raise ValueError(f"global batch size {B} is not divisible by {P * L} devices")
-        per_process = B // P
-        mine = x[:, p * per_process : (p + 1) * per_process]
-        mine = mine.reshape(steps, L, per_process // L, *x.shape[2:])
-        return jnp.moveaxis(mine, 1, 0)
-
-    return jax.tree.map(shard, batches)
+def _replicate_leaf(x, sharding: NamedSharding):
+    if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+        impl = jax.random.key_impl(x)
+        return jax.random.wrap_key_data(_replicate_leaf(jax.random.key_data(x), sharding), impl=impl)
+    if jax.process_count() == 1:
+        return jax.device_put(x, sharding)
+    host = np.asarray(x)  # every process holds the same value: each fills its own devices
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
 
-@functools.lru_cache(maxsize=64)
-def make_parallel_runner(loss_fn, tx: optax.GradientTransformation, has_aux: bool = False):
-    """``run(replicated_state, sharded_batches) -> (replicated_state, metrics)``.
-
-    One compiled program per device: a ``lax.scan`` over the steps, with gradients averaged by
-    ``lax.pmean`` at each step.
-    """
-    train_step = make_train_step(loss_fn, tx, has_aux=has_aux, axis_name=AXIS)
-
-    @functools.partial(jax.pmap, axis_name=AXIS)
-    def run(state: TrainState, batches: Batch):
-        return jax.lax.scan(train_step, state, batches)
-
-    return run
+def replicate(tree, mesh: Mesh):
+    """Every leaf of ``tree`` as a global array with a full copy on each device of ``mesh``."""
+    sharding = NamedSharding(mesh, PartitionSpec())
+    return jax.tree.map(lambda x: _replicate_leaf(x, sharding), tree)
 
 
-def fit_data_parallel(loss_fn, tx: optax.GradientTransformation, params: Params | TrainState,
-                      batches: Batch, *, has_aux: bool = False) -> tuple[TrainState, Metrics]:
-    """Train over all devices of all processes on pre-made global batches [steps, B, ...].
-
-    Returns the final (unreplicated) ``TrainState`` and the per-step metrics [steps] (averaged
-    over devices). ``jaxml.core.data.make_batches`` draws the same batches as ``fit``.
-    """
-    state = params if isinstance(params, TrainState) else create_train_state(params, tx)
-    run = make_parallel_runner(loss_fn, tx, has_aux)
-    state, metrics = run(replicate(state), shard_global_batches(batches))
-    return unreplicate(state), unreplicate(metrics)
+def shard_batch(batch, mesh: Mesh):
+    """Inside a jitted step: split every leaf of the global batch along its first axis."""
+    sharding = NamedSharding(mesh, PartitionSpec(AXIS))
+    return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), batch)
 
 
-__all__ = [
-    "AXIS",
-    "fit_data_parallel",
-    "make_parallel_runner",
-    "replicate",
-    "shard_global_batches",
-    "unreplicate",
-]
+__all__ = ["AXIS", "check_divisible", "data_mesh", "replicate", "shard_batch"]
