@@ -324,8 +324,9 @@ class _Identity:
 def static_key(obj, depth: int = 0):
     """A hashable key equal for two functions that compute the same thing.
 
-    A Python function is keyed on its code object, the values in its closure and defaults
-    (recursively) and the identity of the globals its code names; a ``functools.partial`` on its
+    A Python function is keyed on its code (compared by content, so a notebook cell run again
+    matches), the values in its closure and defaults (recursively) and the identity of the
+    globals its code names; a ``functools.partial`` on its
     parts; a tuple (an optax ``GradientTransformation``), list or dict on its items; a hashable
     scalar on its value; anything else (arrays, objects) on its identity. So the lambda of a
     loop body, or ``optax.sgd(0.1)`` built twice, reuses one compiled program, while a function
@@ -347,7 +348,7 @@ def static_key(obj, depth: int = 0):
         names = tuple(
             (n, _Identity(obj.__globals__[n])) for n in code.co_names if n in obj.__globals__
         )
-        return ("fn", _Identity(code), tuple(cells), static_key(obj.__defaults__, d),
+        return ("fn", code, tuple(cells), static_key(obj.__defaults__, d),
                 static_key(obj.__kwdefaults__, d), names)
     if isinstance(obj, functools.partial):
         return ("partial", static_key(obj.func, d), static_key(obj.args, d), static_key(obj.keywords, d))
