@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxml.core.train import batch_indices, num_samples, take_rows
 from jaxml.core.types import Array, PRNGKey
 
 BUNDLED = ("diabetes", "digits", "iris", "breast_cancer")
@@ -113,6 +114,16 @@ def train_test_split_arrays(key: PRNGKey, *arrays, test_ratio: float = 0.25):
     return tuple(out)
 
 
+def make_batches(key: PRNGKey, data, batch_size: int, num_steps: int):
+    """Stack the minibatches ``fit`` draws by default into arrays of shape [num_steps, B, ...].
+
+    Step t takes the rows ``batch_indices(key, t, N, B)`` = ``randint(fold_in(key, t), (B,), 0, N)``.
+    """
+    n = num_samples(data)
+    idx = jax.vmap(lambda t: batch_indices(key, t, n, batch_size))(jnp.arange(num_steps))
+    return take_rows(jax.tree.map(jnp.asarray, data), idx)
+
+
 __all__ = [
     "BUNDLED",
     "Dataset",
@@ -120,6 +131,7 @@ __all__ = [
     "add_bias",
     "fit_standardizer",
     "load_dataset",
+    "make_batches",
     "make_blobs",
     "make_linear_regression",
     "make_sine_regression",

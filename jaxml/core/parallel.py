@@ -65,4 +65,22 @@ def shard_batch(batch, mesh: Mesh):
     return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), batch)
 
 
-__all__ = ["AXIS", "check_divisible", "data_mesh", "replicate", "shard_batch"]
+def _step_batch(key, step, batches):
+    del key
+    return jax.tree.map(lambda b: b[step], batches)
+
+
+def fit_data_parallel(loss_fn, tx, params, batches, *, has_aux: bool = False):
+    """Train over all devices on pre-made global batches [steps, B, ...]: ``fit`` with
+    ``data_parallel=True`` and a sampler that takes batch t at step t.
+
+    Returns the final ``TrainState`` and the per-step metrics [steps].
+    """
+    from jaxml.core.train import fit, num_samples
+
+    result = fit(loss_fn, tx, params, batches, key=jax.random.key(0), num_steps=num_samples(batches),
+                 sampler=_step_batch, has_aux=has_aux, data_parallel=True, progress=False)
+    return result.state, result.history
+
+
+__all__ = ["AXIS", "check_divisible", "data_mesh", "fit_data_parallel", "replicate", "shard_batch"]

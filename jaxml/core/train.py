@@ -164,7 +164,9 @@ def make_train_step(
             model_state = state.model_state
         return loss, (model_state, aux)
 
-    def train_step(state: TrainState, batch: Batch, key: PRNGKey) -> tuple[TrainState, Metrics]:
+    def train_step(state: TrainState, batch: Batch, key: PRNGKey | None = None) -> tuple[TrainState, Metrics]:
+        if with_key and key is None:
+            raise ValueError("this train step's loss takes the step's key: pass train_step(state, batch, key)")
         (loss, (model_state, aux)), grads = jax.value_and_grad(objective, has_aux=True)(
             state.params, batch, state, key
         )
@@ -175,6 +177,19 @@ def make_train_step(
         return new_state, metrics
 
     return train_step
+
+
+def run_steps(train_step, state: TrainState, batches: Batch, key: PRNGKey | None = None):
+    """Apply ``train_step`` over the leading axis of pre-made ``batches`` ([steps, B, ...]).
+
+    One ``lax.scan``; step t gets ``step_key(key, t)`` (``None`` without a key). Returns the final
+    state and the stacked per-step metrics.
+    """
+
+    def body(state, batch):
+        return train_step(state, batch, None if key is None else step_key(key, state.step))
+
+    return jax.lax.scan(body, state, batches)
 
 
 # ---- keys and minibatches
@@ -611,6 +626,7 @@ __all__ = [
     "make_sampler",
     "make_train_step",
     "num_samples",
+    "run_steps",
     "sample_batch",
     "set_injected_hyperparams",
     "static_key",

@@ -6,6 +6,7 @@ import pytest
 from jaxml.core.data import (
     add_bias,
     load_dataset,
+    make_batches,
     make_blobs,
     make_sine_regression,
     standardize,
@@ -47,6 +48,19 @@ def test_add_bias_and_generators(key):
     X, labels = make_blobs(key, 3000, [[0.0, 0.0], [10.0, 10.0]], std=0.5)
     for c, centre in enumerate([[0, 0], [10, 10]]):
         np.testing.assert_allclose(X[labels == c].mean(0), centre, atol=0.1)
+
+
+def test_make_batches_match_the_training_sampler(key):
+    from jaxml.core.train import sample_batch
+
+    X = jnp.arange(40.0).reshape(20, 2)
+    y = jnp.arange(20.0)
+    batches = make_batches(key, (X, y), 4, 6)
+    assert batches[0].shape == (6, 4, 2)
+    for t in range(6):
+        bx, by = sample_batch(key, t, (X, y), 4)
+        np.testing.assert_array_equal(batches[0][t], bx)
+        np.testing.assert_array_equal(batches[1][t], by)
 
 
 def test_train_test_split_partitions(key):

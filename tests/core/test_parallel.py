@@ -16,8 +16,9 @@ import numpy as np
 import optax
 import pytest
 
-from jaxml.core.parallel import check_divisible, data_mesh, replicate
-from jaxml.core.train import fit
+from jaxml.core.data import make_batches
+from jaxml.core.parallel import check_divisible, data_mesh, fit_data_parallel, replicate
+from jaxml.core.train import create_train_state, fit, make_train_step, run_steps
 
 WORKER = Path(__file__).with_name("_parallel_worker.py")
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
@@ -92,3 +93,14 @@ def test_one_device_mesh_and_bad_batch_sizes():
     a = fit(loss, optax.sgd(0.1), jnp.zeros(2), (X, y), data_parallel=True, **kw)
     b = fit(loss, optax.sgd(0.1), jnp.zeros(2), (X, y), **kw)
     np.testing.assert_array_equal(a.state.params, b.state.params)
+
+
+def test_fit_data_parallel_on_premade_batches_equals_a_scan_of_the_train_step():
+    X, y = jax.random.normal(jax.random.key(0), (64, 3)), jnp.arange(64.0)
+    loss = lambda w, b: jnp.mean((b[1] - b[0] @ w) ** 2)
+    batches = make_batches(jax.random.key(1), (X, y), 8, 12)
+    state, history = fit_data_parallel(loss, optax.sgd(0.01), jnp.zeros(3), batches)
+    ref, metrics = run_steps(make_train_step(loss, optax.sgd(0.01)), create_train_state(jnp.zeros(3), optax.sgd(0.01)),
+                             batches)
+    np.testing.assert_allclose(state.params, ref.params, rtol=1e-6)
+    np.testing.assert_allclose(history["loss"], metrics["loss"], rtol=1e-6)
