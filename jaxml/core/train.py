@@ -99,6 +99,13 @@ def set_injected_hyperparams(opt_state, hparams: dict):
     return opt_state
 
 
+def _as_hparams(hparams) -> dict:
+    """Arrays of fixed (not weak) dtype: a Python float and a float32 array give one program."""
+    if hparams is None:
+        return {}
+    return {k: jnp.asarray(v, dtype=jnp.asarray(v).dtype) for k, v in dict(hparams).items()}
+
+
 def create_train_state(
     params: Params,
     tx: optax.GradientTransformation | None,
@@ -112,7 +119,7 @@ def create_train_state(
     names are written into its state (``set_injected_hyperparams``). ``tx=None`` leaves an empty
     optimizer state, for a custom step that keeps its own.
     """
-    hparams = {} if hparams is None else {k: jnp.asarray(v) for k, v in dict(hparams).items()}
+    hparams = _as_hparams(hparams)
     opt_state = () if tx is None else set_injected_hyperparams(tx.init(params), hparams)
     return TrainState(
         params=params,
@@ -440,7 +447,15 @@ class FitResult(NamedTuple):
 
 def _initial_state(params, tx, model_state, hparams, sweep: bool) -> TrainState:
     if isinstance(params, TrainState):
-        return params
+        if model_state is not None:
+            raise ValueError("params is a TrainState, which carries its own model_state: pass one or the other")
+        if hparams is None:
+            return params
+        if sweep:
+            raise ValueError("to sweep from a TrainState, give it batched hparams instead of passing hparams")
+        # continue the run with other hyper-parameter values (e.g. a smaller learning rate)
+        hparams = _as_hparams(hparams)
+        return params._replace(hparams=hparams, opt_state=set_injected_hyperparams(params.opt_state, hparams))
     if not sweep:
         return create_train_state(params, tx, model_state=model_state, hparams=hparams)
     if not hparams:
@@ -451,7 +466,7 @@ def _initial_state(params, tx, model_state, hparams, sweep: bool) -> TrainState:
     return jax.vmap(lambda h: create_train_state(params, tx, model_state=model_state, hparams=h))(dict(hparams))
 
 
-def _check_data_parallel(sampler: _Sampler, data, key, state, sweep: bool) -> None:
+def _check_data_parallel(sampler: _Sampler, data, key, sweep: bool) -> None:
     if sweep:
         raise ValueError("sweep=True and data_parallel=True together are not supported: run the sweep per device")
     batch = jax.eval_shape(lambda: sampler.sample(key, jnp.zeros((), jnp.int32), data,
@@ -557,7 +572,7 @@ def fit(
         step_spec = ("custom", static_key(train_step))
     mesh = parallel.data_mesh() if data_parallel else None
     if data_parallel:
-        _check_data_parallel(batch_sampler, data, key, state, sweep)
+        _check_data_parallel(batch_sampler, data, key, sweep)
     sampler_key = static_key(sampler) if callable(sampler) else sampler
     run_chunk = _chunk_runner(train_step, batch_sampler, sweep, mesh,
                               (step_spec, sampler_key, batch_size, sweep, _Identity(mesh) if mesh else None))

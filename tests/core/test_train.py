@@ -267,7 +267,7 @@ INJECTED_SGD = optax.inject_hyperparams(optax.sgd)(learning_rate=1.0)
 def test_a_vmapped_sweep_over_learning_rates_equals_separate_runs(problem):
     X, y, _ = problem
     lrs = jnp.array([0.01, 0.03, 0.1, 0.3])
-    kw = dict(key=jax.random.key(9), num_steps=40, batch_size=16, progress=False)
+    kw = dict(key=jax.random.key(9), num_steps=40, batch_size=16, chunk_size=20, progress=False)
     sweep = fit(ridge_loss, INJECTED_SGD, jnp.zeros(4), (X, y), sweep=True,
                 hparams={"learning_rate": lrs, "lam": jnp.full(4, 0.01)}, **kw)
     assert sweep.state.params.shape == (4, 4) and sweep.history["loss"].shape == (40, 4)
@@ -277,6 +277,16 @@ def test_a_vmapped_sweep_over_learning_rates_equals_separate_runs(problem):
         np.testing.assert_allclose(sweep.history["loss"][:, i], one.history["loss"], rtol=1e-5)
         plain = fit(lambda w, b: squared_loss(w, b) + 0.01 * (w @ w), optax.sgd(float(lr)), jnp.zeros(4), (X, y), **kw)
         np.testing.assert_allclose(one.state.params, plain.state.params, rtol=1e-5, atol=1e-7)
+    # a run continued from its state with another learning rate takes the new value
+    half = fit(ridge_loss, INJECTED_SGD, jnp.zeros(4), (X, y), hparams={"learning_rate": 0.1, "lam": 0.01},
+               **{**kw, "num_steps": 20})
+    rest = fit(ridge_loss, INJECTED_SGD, half.state, (X, y), hparams={"learning_rate": 0.01, "lam": 0.01}, **kw)
+    assert float(rest.state.opt_state.hyperparams["learning_rate"]) == pytest.approx(0.01)
+    w = half.state.params
+    for t in range(20, 40):
+        batch = sample_batch(kw["key"], t, (X, y), 16)
+        w = w - 0.01 * jax.grad(lambda w, b: squared_loss(w, b) + 0.01 * (w @ w))(w, batch)
+    np.testing.assert_allclose(rest.state.params, w, rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="leading axis"):
         fit(ridge_loss, INJECTED_SGD, jnp.zeros(4), (X, y), sweep=True,
             hparams={"learning_rate": lrs, "lam": jnp.zeros(3)}, **kw)
