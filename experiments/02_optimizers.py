@@ -12,7 +12,10 @@ noise floor —, 2.1e-4 for sign-SGD (γ_t = 0.02/(1 + t/100)), while momentum (
 γ = 10/L) and Adam (γ = 0.02) reach the float64 floor (< 1e-15; Adam with transient spikes).
 For one-sample SGD over 20 000 steps, a constant γ = 0.02 ends at 3.3e-2 and the decreasing
 schedules at 0.9–2.4e-3 (γ0/(1+t/500) 1.8e-3, γ0/√(1+t/100) 2.4e-3, optax exponential decay
-1.1e-3, optax cosine decay 8.9e-4). Writes runs/optimizers/optimizer_comparison.png.
+1.1e-3, optax cosine decay 8.9e-4). With --quick (200 steps; schedules over 1000 steps) J − J* is
+3.6e-8 for momentum, 7.2e-4 for Adam, 8.1e-4 for GD, 2.7e-3 for sign-SGD, 7.2e-3 for mini-batch
+SGD and 1.8e-2 for one-sample SGD; the constant γ ends at 2.0e-2, every decreasing schedule
+below it. Writes runs/optimizers/optimizer_comparison.png.
 """
 
 from jaxml.studies import run_experiment

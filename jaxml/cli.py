@@ -18,7 +18,9 @@ def _gradcheck(args) -> int:
 
     jax.config.update("jax_enable_x64", True)
     from jaxml.core.gradcheck import format_table, run_gradchecks
+    from jaxml.families import import_families
 
+    import_families()  # each family registers its hand gradients on import
     rows = run_gradchecks(args.only or None)
     print(format_table(rows))
     failed = [r.name for r in rows if not r.ok]

@@ -1,4 +1,4 @@
-"""Shared fixtures: keys, float64 for gradient checks, strict rank promotion, slow marker."""
+"""Shared fixtures: keys, float64 for gradient checks, strict rank promotion."""
 
 import gc
 
@@ -9,19 +9,6 @@ import pytest
 matplotlib.use("Agg")
 # Catch silent broadcasting bugs ((N,) against (N, 1)) everywhere in the suite.
 jax.config.update("jax_numpy_rank_promotion", "raise")
-
-
-def pytest_addoption(parser):
-    parser.addoption("--runslow", action="store_true", default=False, help="run slow studies")
-
-
-def pytest_collection_modifyitems(config, items):
-    if config.getoption("--runslow"):
-        return
-    skip_slow = pytest.mark.skip(reason="slow study: run with --runslow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip_slow)
 
 
 @pytest.fixture(autouse=True, scope="module")

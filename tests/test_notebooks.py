@@ -1,22 +1,29 @@
-"""Every notebook executes top to bottom at small size (JAXML_QUICK=1)."""
+"""Every notebook executes top to bottom at small size (JAXML_QUICK=1) and computes what it says.
 
-import os
+Each notebook collects its headline numbers in a dict ``RESULTS`` and prints it as one JSON line
+(``RESULTS {...}``) in its last cell; ``CHECKS[notebook]`` asserts on those numbers.
+"""
+
+import json
+import math
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from jaxml.families import FAMILIES
+
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
-EXPECTED = {"01_regression_optimization", "02_classification", "04_unsupervised"}
 
 
-def test_every_family_has_its_notebook():
-    assert EXPECTED <= {p.stem for p in NOTEBOOKS}
+def test_every_family_has_its_notebook_and_every_notebook_a_family():
+    listed = {f.notebook for f in FAMILIES if f.notebook}
+    assert listed == {p.stem for p in NOTEBOOKS}
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path, tmp_path, monkeypatch):
+def _execute(path: Path, tmp_path: Path, monkeypatch) -> tuple[str, dict]:
+    """Run the notebook at small size; its stream output and the RESULTS it printed."""
     monkeypatch.setenv("JAXML_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
@@ -24,5 +31,70 @@ def test_notebook_executes(path, tmp_path, monkeypatch):
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    lines = [line for line in text.splitlines() if line.startswith("RESULTS ")]
+    assert len(lines) == 1, "the last cell prints RESULTS as one JSON line"
+    return text, json.loads(lines[0].removeprefix("RESULTS "))
+
+
+def _first(text: str) -> float:
+    return float(text.split(" ")[0])
+
+
+def check_regression_optimization(r):
+    assert r["least squares: max |w - sklearn|"] < 1e-2  # float32, coefficients of size ~10²
+    nonzeros = r["lasso non-zeros at each tenth λ"]
+    assert nonzeros[0] == 10 and nonzeros[-1] < 10 and nonzeros == sorted(nonzeros, reverse=True)
+    assert r["best polynomial degree"] == 3
+    gaps = {k.rsplit(": ", 1)[1]: v for k, v in r.items() if k.startswith("J - J*")}
+    assert abs(gaps["momentum"]) < 1e-5  # the float32 floor after 300 steps
+    assert 0 < gaps["GD"] < 2e-3 and 0 < gaps["Adam"] < 2e-3
+    assert 0 < gaps["sign-SGD"] < 1e-2 and 0 < gaps["mini-batch SGD"] < 1e-2
+    passed, run = r["gradient checks passed / run"]
+    assert passed == run >= 3
+
+
+def check_classification(r):
+    assert 1e-6 <= r["ridge CV best λ"] <= 1.0
+    # ε = (b − a) √(log(2/δ) / 2N)
+    assert r["Hoeffding ε (N=1000, δ=0.05)"] == pytest.approx(math.sqrt(math.log(2 / 0.05) / 2000), rel=1e-5)
+    assert r["bias_variance"]["best degree"] == "3"
+    assert 7 <= r["Newton iterations"] <= 12
+    assert r["logistic: max |coef - sklearn|"] < 1e-2
+    assert r["5-NN digits accuracy"] > 0.9
+    assert r["RBF is Mercer"] is True and r["sigmoid is Mercer"] is False
+    assert r["logistic_gd_vs_newton"]["Newton iterations to gap 1e-10"] == "8"
+    assert r["svm_margin"]["KKT categories consistent"] == "True"
+    kernels = r["kernel_comparison"]
+    assert _first(kernels["SVM RBF test accuracy"]) > _first(kernels["SVM linear test accuracy"])
+    fair = r["fairness_criteria"]
+    soft, bound = (float(x) for x in fair["impossibility: soft separation gap ≥ bound (μ=0, train)"].split(" ≥ "))
+    assert soft >= bound
+
+
+def check_unsupervised(r):
+    ours, ref = r["k-means inertia jaxml / sklearn"]
+    assert abs(ours - ref) <= 1e-4 * ref and r["k-means same labels as sklearn"]
+    assert r["kmeans_elbow"]["elbow K (true 5)"] == "5"
+    assert r["soft EM monotone"] is True
+    assert abs(r["ELBO(posterior) - loglik"]) < 1e-2  # float32 sums over 150 points
+    assert abs(r["ELBO(uniform) + KL - loglik"]) < 1e-2
+    assert r["ELBO(uniform) - loglik"] < -1.0  # the ELBO is a strict lower bound away from the posterior
+    assert r["em_hard_vs_soft"]["soft EM monotone"] == "True"
+
+
+CHECKS = {
+    "01_regression_optimization": check_regression_optimization,
+    "02_classification": check_classification,
+    "04_unsupervised": check_unsupervised,
+}
+
+
+def test_every_notebook_has_its_numbers_checked():
+    assert set(CHECKS) == {p.stem for p in NOTEBOOKS}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes_and_computes_its_numbers(path, tmp_path, monkeypatch):
+    text, results = _execute(path, tmp_path, monkeypatch)
     assert "devices" in text  # the first cell reports jax.devices()
-    os.environ.pop("JAXML_QUICK", None)
+    CHECKS[path.stem](results)

@@ -66,17 +66,6 @@ class BenchEntry:
 
 ENTRIES: dict[str, BenchEntry] = {}
 
-# Modules holding entries, imported on demand so that `import jaxml` stays light.
-ENTRY_MODULES = (
-    "jaxml.bench.linear",
-    "jaxml.bench.optim",
-    "jaxml.bench.classification",
-    "jaxml.bench.kernels",
-    "jaxml.bench.unsupervised",
-    "jaxml.bench.factorization",
-    "jaxml.bench.fairness",
-)
-
 
 def register(name: str, family: str):
     """Decorator adding ``entry(size) -> BenchResult`` to the benchmark under ``name``."""
@@ -89,14 +78,12 @@ def register(name: str, family: str):
 
 
 def load_entries() -> dict[str, BenchEntry]:
-    import importlib
+    """Import the ``bench_module`` of every row of ``jaxml.families.FAMILIES`` (imported on
+    demand, so that ``import jaxml`` stays light) and return the registered entries. A listed
+    module that does not import raises."""
+    from jaxml.families import import_bench_modules
 
-    for mod in ENTRY_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as err:
-            if err.name != mod:
-                raise
+    import_bench_modules()
     return ENTRIES
 
 
@@ -227,6 +214,7 @@ __all__ = [
     "BenchResult",
     "BenchSkip",
     "ENTRIES",
+    "load_entries",
     "register",
     "run_benchmarks",
     "time_jax",

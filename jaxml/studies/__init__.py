@@ -2,8 +2,9 @@
 course's pictures and numbers.
 
 A study is a function ``study(ctx: StudyContext) -> StudyResult``: it computes, writes its PNG
-plots into ``ctx.out_dir`` and returns a few headline numbers. Each chapter module lists its
-studies in ``STUDIES``; ``jaxml tour`` runs them all, an experiment script runs one.
+plots into ``ctx.out_dir`` and returns a few headline numbers. Each chapter module registers
+its studies with ``@study`` on import; ``jaxml.families.FAMILIES`` lists those modules in course
+order. ``jaxml tour`` runs them all, an experiment script runs one.
 """
 
 from __future__ import annotations
@@ -108,28 +109,12 @@ def run_experiment(*studies: Callable[[StudyContext], StudyResult], out: str, de
     return results
 
 
-# Chapter modules, in course order; each registers its studies on import.
-CHAPTER_MODULES = (
-    "jaxml.studies.regression",
-    "jaxml.studies.optimizers",
-    "jaxml.studies.selection",
-    "jaxml.studies.classification",
-    "jaxml.studies.kernels",
-    "jaxml.studies.fairness",
-    "jaxml.studies.unsupervised",
-    "jaxml.studies.factorization",
-)
-
-
 def load_studies() -> list[Study]:
-    import importlib
+    """Import the ``studies_module`` of every row of ``jaxml.families.FAMILIES`` (course order)
+    and return the registered studies. A listed module that does not import raises."""
+    from jaxml.families import import_study_modules
 
-    for mod in CHAPTER_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as err:
-            if err.name != mod:
-                raise
+    import_study_modules()
     return STUDIES
 
 

@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+from jaxml import families
 from jaxml.bench import harness
 from jaxml.bench.harness import BenchResult, BenchSkip, run_benchmarks, time_jax, time_reference
 
@@ -54,7 +55,7 @@ def test_run_benchmarks_writes_json_and_markdown(tmp_path, monkeypatch):
         raise BenchSkip("PyTorch not installed")
 
     monkeypatch.setattr(harness, "ENTRIES", entries)
-    monkeypatch.setattr(harness, "ENTRY_MODULES", ())
+    monkeypatch.setattr(families, "FAMILIES", ())  # no family bench module: only the fakes
     harness.register("toy", "test")(fake)
     harness.register("needs_torch", "test")(skipped)
     results, md = run_benchmarks(size=0.5, out_dir=tmp_path, echo=lambda *_: None)
@@ -67,3 +68,20 @@ def test_run_benchmarks_writes_json_and_markdown(tmp_path, monkeypatch):
     assert (tmp_path / "results.md").read_text() == md
     with pytest.raises(ValueError, match="unknown benchmark"):
         run_benchmarks(["nope"], out_dir=tmp_path)
+
+
+def test_load_entries_reads_the_families_table(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(harness, "ENTRIES", {})
+    monkeypatch.delitem(sys.modules, "jaxml.bench.fairness", raising=False)  # registers afresh
+    row = families.Family("toy", "jaxml.linear", "1", "toy", bench_module="jaxml.bench.fairness")
+    monkeypatch.setattr(families, "FAMILIES", (row,))
+    assert {e.family for e in harness.load_entries().values()} == {"fairness"}
+
+
+def test_a_listed_bench_module_that_does_not_import_is_an_error(monkeypatch):
+    row = families.Family("toy", "jaxml.linear", "1", "toy", bench_module="jaxml.bench.no_such_module")
+    monkeypatch.setattr(families, "FAMILIES", (row,))
+    with pytest.raises(ModuleNotFoundError, match="jaxml.bench.no_such_module"):
+        harness.load_entries()
