@@ -48,7 +48,7 @@ def bench_als(size: float) -> BenchResult:
     """ALS, 10 000 × 2 000 ratings with 1% observed, K = 32, 5 sweeps (``size`` scales D)."""
     import scipy.sparse as sp
 
-    from jaxml.unsupervised.factorization import als, als_init, make_als_data, make_low_rank_ratings, rmse
+    from jaxml.unsupervised import Factors, make_als_data, make_low_rank_ratings, mf_als, mf_als_init, mf_rmse
 
     num_rows, num_cols, rank, num_sweeps = max(int(10_000 * size), 100), 2_000, 32, 5
     key = jax.random.key(0)
@@ -59,9 +59,9 @@ def bench_als(size: float) -> BenchResult:
     lam = lam_prime / m
     data = make_als_data(ratings, (num_rows, num_cols))
     dual_buckets = sum(bucket.index.shape[1] < rank for bucket in data.row_buckets)
-    init = als_init(jax.random.fold_in(key, 1), data, rank)
+    init = mf_als_init(jax.random.fold_in(key, 1), data, rank)
 
-    run = jax.jit(lambda f, d, lam: als(f, d, lam, num_sweeps=num_sweeps).factors)
+    run = jax.jit(lambda f, d, lam: mf_als(f, d, lam, num_sweeps=num_sweeps).factors)
     compile_s, jax_s, factors = time_jax(run, init, data, jnp.asarray(lam, jnp.float32), repeats=3)
 
     rows, cols = np.asarray(ratings.rows), np.asarray(ratings.cols)
@@ -71,10 +71,8 @@ def bench_als(size: float) -> BenchResult:
     z0 = np.asarray(init.Z)
     ref_s, (w_ref, z_ref) = time_reference(numpy_als, csr_rows, csr_cols, z0, lam_prime, num_sweeps, repeats=3)
 
-    from jaxml.unsupervised.factorization import Factors
-
-    ref_rmse = float(rmse(Factors(jnp.asarray(w_ref), jnp.asarray(z_ref)), ratings))
-    jax_rmse = float(rmse(factors, ratings))
+    ref_rmse = float(mf_rmse(Factors(jnp.asarray(w_ref), jnp.asarray(z_ref)), ratings))
+    jax_rmse = float(mf_rmse(factors, ratings))
     return BenchResult(
         task=f"ALS {num_rows}×{num_cols}, {m} observed (1%), K={rank}, {num_sweeps} sweeps, float32",
         reference="numpy/scipy.sparse ALS (per-row numpy.linalg.solve)",

@@ -8,10 +8,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxml.bench.harness import BenchResult, register, time_jax, time_reference
-from jaxml.kernels import as_kernel, rbf_kernel, svm_primal_objective
-from jaxml.kernels.knn import DEFAULT_CHUNK, _vote_counts
-from jaxml.kernels.ridge import _fit, _predict
-from jaxml.kernels.svm import _linear_dual_fit
+from jaxml.kernels import (
+    as_kernel,
+    kernel_ridge_fit,
+    kernel_ridge_predict,
+    knn_classify,
+    rbf_kernel,
+    svm_dual_fit,
+    svm_primal_objective,
+)
+from jaxml.kernels.knn import DEFAULT_CHUNK
 
 
 def _blobs(seed: int, n: int, d: int, classes: int, spread: float):
@@ -36,7 +42,7 @@ def knn(size: float) -> BenchResult:
     Xj, yj, Xqj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(Xq)
 
     def predict(Xj, yj, Xqj):
-        return jnp.argmax(_vote_counts(Xj, yj, Xqj, k, classes, DEFAULT_CHUNK), axis=1)
+        return knn_classify(Xj, yj, Xqj, k, num_classes=classes)
 
     compile_s, jax_s, pred = time_jax(predict, Xj, yj, Xqj)
     pred = np.asarray(pred)
@@ -81,9 +87,8 @@ def kernel_ridge(size: float) -> BenchResult:
     with jax.enable_x64(True):
         kernel = as_kernel(rbf_kernel, gamma=gamma)
 
-        @jax.jit
         def fit_predict(X, y, Xt, lam):
-            return _predict(kernel, _fit(kernel, X, y, lam), Xt)
+            return kernel_ridge_predict(kernel, kernel_ridge_fit(kernel, X, y, lam), Xt)
 
         compile_s, jax_s, pred = time_jax(fit_predict, jnp.asarray(X), jnp.asarray(y), jnp.asarray(Xt), lam)
         pred = np.asarray(pred)
@@ -129,7 +134,7 @@ def svm_dual(size: float) -> BenchResult:
         key = jax.random.key(0)
 
         def run(Xj, yj):
-            return _linear_dual_fit(Xj, yj, jnp.asarray(lam), key, jnp.asarray(tol), 1000, True)
+            return svm_dual_fit(key, Xj, yj, lam, tol=tol, max_epochs=1000)
 
         compile_s, jax_s, result = time_jax(run, Xj, yj)
         ours = float(svm_primal_objective(result.w, Xj, yj, lam))

@@ -28,7 +28,7 @@ import numpy as np
 from jax.tree_util import Partial
 
 from jaxml.core.checks import check_array, check_scalar, is_concrete
-from jaxml.core.types import Array
+from jaxml.core.types import Array, float_dtype
 
 
 def squared_distances(X: Array, Z: Array) -> Array:
@@ -252,7 +252,7 @@ def mercer_check(K: Array, tol: float | None = None) -> MercerCheck:
         raise ValueError(f"K must be square, got shape {K.shape}")
     K = jnp.asarray(K)
     if not jnp.issubdtype(K.dtype, jnp.floating):
-        K = K.astype(jnp.result_type(float))
+        K = K.astype(float_dtype())
     if tol is not None:
         check_scalar(tol, "tol", minimum=0.0)
     return _mercer_check(K, jnp.asarray(-1.0 if tol is None else tol, K.dtype))

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxml.core.checks import check_array, check_int, check_same_length, is_concrete
-from jaxml.core.types import Array
+from jaxml.core.types import Array, float_dtype
 
 DEFAULT_CHUNK = 32
 SELECT_BLOCK = 256  # columns per block of the two-stage exact top-k (see _top_k_blocked)
@@ -129,7 +129,7 @@ def nearest_neighbors(X_train: Array, X_query: Array, k: int, *, chunk_size: int
     """
     k = _check_inputs(X_train, X_query, k)
     X_train, X_query = jnp.asarray(X_train), jnp.asarray(X_query)
-    dtype = jnp.result_type(X_train.dtype, X_query.dtype, float)
+    dtype = float_dtype(X_train, X_query)
     return _search(X_train.astype(dtype), X_query.astype(dtype), k, _chunk_size(chunk_size, X_query.shape[0]))
 
 
@@ -170,7 +170,7 @@ def knn_class_counts(X_train, y_train, X_query, k: int, *, num_classes: int | No
     num_classes = _num_classes(y_train, num_classes)
     _check_class_labels(y_train, num_classes)
     X_train, X_query = jnp.asarray(X_train), jnp.asarray(X_query)
-    dtype = jnp.result_type(X_train.dtype, X_query.dtype, float)
+    dtype = float_dtype(X_train, X_query)
     return _vote_counts(X_train.astype(dtype), jnp.asarray(y_train), X_query.astype(dtype), k,
                         num_classes, _chunk_size(chunk_size, X_query.shape[0]))
 
@@ -179,7 +179,7 @@ def knn_predict_proba(X_train, y_train, X_query, k: int, *, num_classes: int | N
                       chunk_size: int = DEFAULT_CHUNK) -> Array:
     """p(c | x_q) = counts[q, c] / k: the share of the k neighbours with label c. Shape (Q, C)."""
     counts = knn_class_counts(X_train, y_train, X_query, k, num_classes=num_classes, chunk_size=chunk_size)
-    dtype = jnp.result_type(jnp.asarray(X_query).dtype, float)
+    dtype = float_dtype(jnp.asarray(X_query))
     return counts.astype(dtype) / k
 
 
@@ -210,7 +210,7 @@ def knn_regress(X_train, y_train, X_query, k: int, *, chunk_size: int = DEFAULT_
     k = _check_inputs(X_train, X_query, k, y_train)
     check_array(y_train, "y_train", ndim=(1, 2))
     X_train, X_query = jnp.asarray(X_train), jnp.asarray(X_query)
-    dtype = jnp.result_type(X_train.dtype, X_query.dtype, float)
+    dtype = float_dtype(X_train, X_query)
     return _regress(X_train.astype(dtype), jnp.asarray(y_train).astype(dtype), X_query.astype(dtype), k,
                     _chunk_size(chunk_size, X_query.shape[0]))
 

@@ -23,7 +23,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 
 from jaxml.core.checks import check_array, check_same_length, check_scalar, is_concrete
-from jaxml.core.types import Array
+from jaxml.core.types import Array, float_dtype
 from jaxml.kernels.functions import as_kernel, default_psd_tol, is_mercer_kernel
 
 
@@ -108,7 +108,7 @@ def kernel_ridge_solve(K: Array, y: Array, lam, *, check_psd: bool = True) -> Ar
     if check_psd:
         check_gram(K)
     K = jnp.asarray(K)
-    dtype = jnp.result_type(K.dtype, float)
+    dtype = float_dtype(K)
     alpha = _solve(K.astype(dtype), jnp.asarray(y).astype(dtype), jnp.asarray(lam, dtype))
     return _check_solved(alpha, lam)
 
@@ -139,7 +139,7 @@ def kernel_ridge_fit(kernel, X: Array, y: Array, lam) -> KernelRidgeParams:
     check_scalar(lam, "lam", minimum=0.0)
     kernel = as_kernel(kernel)
     X = jnp.asarray(X)
-    dtype = jnp.result_type(X.dtype, float)
+    dtype = float_dtype(X)
     X = X.astype(dtype)
     if not is_mercer_kernel(kernel):
         check_gram(kernel(X, X), "the kernel's Gram matrix on X")

@@ -41,7 +41,7 @@ import optax
 from jaxml.core.checks import check_array, check_int, check_labels, check_same_length, check_scalar
 from jaxml.core.gradcheck import register_gradient
 from jaxml.core.train import FitResult, fit
-from jaxml.core.types import Array, PRNGKey
+from jaxml.core.types import Array, PRNGKey, float_dtype
 from jaxml.kernels.functions import as_kernel, is_mercer_kernel
 from jaxml.kernels.ridge import check_gram
 
@@ -57,7 +57,7 @@ def hinge_loss(eta: Array) -> Array:
 
 def hinge_subgradient(eta: Array) -> Array:
     """A subgradient of [1 − η]₊ in η: −1 for η < 1, 0 for η ≥ 1 (0 ∈ [−1, 0] at the kink)."""
-    return -(eta < 1.0).astype(jnp.result_type(eta, float))
+    return -(eta < 1.0).astype(float_dtype(eta))
 
 
 def svm_margins(w: Array, X: Array, y: Array) -> Array:
@@ -99,6 +99,7 @@ register_gradient(
     loss=svm_primal_objective,
     grad=svm_primal_subgradient,
     make_args=_off_hinge_args,
+    twice_differentiable=False,  # the hinge has a kink: check_grads to order 2 does not apply
 )
 register_gradient(
     "kernels.hinge_loss",
@@ -107,6 +108,7 @@ register_gradient(
     make_args=lambda key, dtype: (
         svm_margins(*_off_hinge_args(key, dtype)[:3]),
     ),
+    twice_differentiable=False,
 )
 
 
@@ -133,38 +135,47 @@ def svm_batch_objective(w: Array, batch, lam) -> Array:
     return svm_primal_objective(w, X, y, lam)
 
 
-@functools.lru_cache(maxsize=64)
-def _sgd_problem(lam: float, lr0: float):
-    """(loss_fn, tx) built once per (λ, γ₀): ``fit`` caches its compiled loop on their identity."""
-    loss_fn = functools.partial(svm_batch_objective, lam=lam)
-    # γ_t = γ₀ / (1 + γ₀λt): → 1/(λt), the Pegasos step for a λ-strongly convex objective.
-    def schedule(count):
-        return lr0 / (1.0 + lr0 * lam * count)
+def pegasos_sgd(lr0, lam) -> optax.GradientTransformation:
+    """SGD with the step γ_t = γ₀ / (1 + γ₀λt): u_t = −γ_t g_t.
 
-    return loss_fn, optax.sgd(schedule)
+    γ_t → 1/(λt), the Pegasos step for a λ-strongly convex objective, while γ₀ bounds the first
+    steps. Wrapped once in ``optax.inject_hyperparams`` (module level), γ₀ and λ are traced
+    state, so one compiled training loop serves every (γ₀, λ).
+    """
+    return optax.scale_by_schedule(lambda count: -lr0 / (1.0 + lr0 * lam * count))
+
+
+# Built once: ``fit`` writes the traced γ₀ and λ of ``hparams`` into its state.
+_PEGASOS = optax.inject_hyperparams(pegasos_sgd)(lr0=1.0, lam=1.0)
+
+
+def _pegasos_loss(w: Array, batch, *, hparams) -> Array:
+    """``svm_batch_objective`` with the traced λ = ``hparams["lam"]`` (module level: one compile)."""
+    return svm_batch_objective(w, batch, hparams["lam"])
 
 
 def svm_primal_sgd(
     key: PRNGKey,
     X: Array,
     y: Array,
-    lam: float,
+    lam,
     *,
     num_steps: int,
     batch_size: int = 1,
-    lr0: float = 1.0,
+    lr0=1.0,
     w0: Array | None = None,
     progress: bool | None = False,
 ) -> FitResult:
     """Primal stochastic subgradient descent w ← w − γ_t ĝ_t on P, with γ_t = γ₀/(1 + γ₀λt).
 
     ĝ_t = λw − (1/B) Σ_{n∈B_t} y_n x_n 1[η_n < 1], B_t drawn uniformly (``fit``'s minibatches);
-    Θ(BD) per step. λ is a concrete float here (it keys the compiled loop): sweep λ with the dual
-    solver, which takes λ traced.
+    Θ(BD) per step. λ and γ₀ are traced hyper-parameters of ``fit`` (``pegasos_sgd``): calls with
+    other values and the same shapes reuse one compiled loop.
 
     Args:
-      key: minibatch key. X: (N, D). y: (N,) in {−1, 1}. lam: λ > 0.
-      num_steps: number of steps; batch_size: B (1 = the course's SGD); lr0: γ₀; w0: start (0).
+      key: minibatch key. X: (N, D). y: (N,) in {−1, 1}. lam: λ > 0 (traced).
+      num_steps: number of steps; batch_size: B (1 = the course's SGD); lr0: γ₀ > 0 (traced);
+      w0: start (0).
 
     Returns:
       ``fit``'s ``FitResult``; ``result.state.params`` is w.
@@ -173,12 +184,12 @@ def svm_primal_sgd(
     check_scalar(lam, "lam", minimum=0.0, strict_min=True)
     check_scalar(lr0, "lr0", minimum=0.0, strict_min=True)
     X = jnp.asarray(X)
-    dtype = jnp.result_type(X.dtype, float)
+    dtype = float_dtype(X)
     X, y = X.astype(dtype), jnp.asarray(y).astype(dtype)
-    loss_fn, tx = _sgd_problem(float(lam), float(lr0))
     w = jnp.zeros(X.shape[1], dtype) if w0 is None else jnp.asarray(w0, dtype)
-    return fit(loss_fn, tx, w, (X, y), key=key, num_steps=num_steps, batch_size=batch_size,
-               progress=progress, desc="svm sgd")
+    hparams = {"lam": jnp.asarray(lam, dtype), "lr0": jnp.asarray(lr0, dtype)}
+    return fit(_pegasos_loss, _PEGASOS, w, (X, y), key=key, num_steps=num_steps, batch_size=batch_size,
+               hparams=hparams, progress=progress, desc="svm sgd")
 
 
 def check_xy_svm(X, y) -> None:
@@ -335,7 +346,7 @@ def _run_epochs(epoch_fn, state, tol, max_epochs, dtype):
 
 
 @functools.partial(jax.jit, static_argnames=("max_epochs", "shuffle"))
-def _linear_dual_fit(X, y, lam, key, tol, max_epochs, shuffle):
+def _linear_dual_solve(X, y, lam, key, tol, max_epochs, shuffle):
     def epoch_fn(state):
         return svm_dual_epoch(state, (X, y), lam, key, shuffle=shuffle)
 
@@ -347,15 +358,49 @@ def _default_tol(dtype):
     return 1e-8 if jnp.dtype(dtype) == jnp.float64 else 1e-5
 
 
-def _dual_arguments(data, y, lam, tol, max_epochs):
-    """Shared checks and casts of the dual solvers: (data, y, λ, tol, max_epochs) in one float dtype."""
-    check_scalar(lam, "lam", minimum=0.0, strict_min=True)
-    max_epochs = check_int(max_epochs, "max_epochs", minimum=1)
+def _prepared(data, y, lam, tol, data_name):
+    """Shape checks (trace-safe, no pass over values) and casts of the dual solvers' arguments."""
+    if jnp.ndim(data) != 2 or jnp.ndim(y) != 1 or jnp.shape(y)[0] != jnp.shape(data)[0]:
+        raise ValueError(f"{data_name} must be 2-D and y 1-D with {data_name}'s {jnp.shape(data)[:1]} rows, "
+                         f"got shapes {jnp.shape(data)} and {jnp.shape(y)}")
     data = jnp.asarray(data)
-    dtype = jnp.result_type(data.dtype, float)
-    tol = _default_tol(dtype) if tol is None else check_scalar(tol, "tol", minimum=0.0)
+    dtype = float_dtype(data)
+    tol = _default_tol(dtype) if tol is None else tol
     return (data.astype(dtype), jnp.asarray(y).astype(dtype), jnp.asarray(lam, dtype),
-            jnp.asarray(tol, dtype), max_epochs)
+            jnp.asarray(tol, dtype))
+
+
+def svm_dual_solve(key: PRNGKey, X: Array, y: Array, lam, *, tol=None, max_epochs: int = 1000,
+                   shuffle: bool = True) -> SVMDualResult:
+    """The jitted solver of ``svm_dual_fit`` on prepared arrays: max D(α) over α ∈ [0, 1]^N,
+
+        D(α) = 1ᵀα/N − (1/(2λN²)) αᵀYXXᵀYα,   w(α) = (1/(λN)) XᵀYα,
+
+    by epochs of coordinate ascent (``svm_dual_epoch``) in one ``lax.while_loop`` until the gap
+    P(w(α)) − D(α) ≤ tol or ``max_epochs``. Θ(ND) per epoch.
+
+    Only shapes are checked (so it runs on tracers: ``jax.vmap`` over label vectors y, over λ or
+    over keys, or inside a caller's ``jit``); the values are the caller's to check: X finite,
+    y ∈ {−1, 1}, λ > 0 (``svm_dual_fit`` checks them). X, y, λ and tol are cast to X's float dtype.
+
+    Args:
+      key: the epochs' permutations. X: (N, D). y: (N,) in {−1, 1}. lam: λ > 0 (traced).
+      tol: duality-gap tolerance, traced (default 1e-8 in float64, 1e-5 in float32).
+      max_epochs: epoch budget (static). shuffle: random order per epoch (static; else 0..N−1).
+
+    Returns:
+      ``SVMDualResult`` (w, α, epochs, converged, per-epoch P, D and gap).
+    """
+    X, y, lam, tol = _prepared(X, y, lam, tol, "X")
+    return _linear_dual_solve(X, y, lam, key, tol, max_epochs, shuffle)
+
+
+def _check_dual_arguments(lam, tol, max_epochs) -> int:
+    """Value checks shared by the checked dual solvers; returns max_epochs."""
+    check_scalar(lam, "lam", minimum=0.0, strict_min=True)
+    if tol is not None:
+        check_scalar(tol, "tol", minimum=0.0)
+    return check_int(max_epochs, "max_epochs", minimum=1)
 
 
 def svm_dual_fit(
@@ -375,7 +420,7 @@ def svm_dual_fit(
 
     Args:
       key: the epochs' permutations. X: (N, D). y: (N,) in {−1, 1}.
-      lam: λ > 0 (traced: ``jax.vmap`` over λ or over label vectors works on the jitted core).
+      lam: λ > 0 (traced: ``jax.vmap`` over λ or over label vectors works on ``svm_dual_solve``).
       tol: duality-gap tolerance (default 1e-8 in float64, 1e-5 in float32).
       max_epochs: epoch budget (static). shuffle: random permutation per epoch (else 0..N−1).
 
@@ -383,8 +428,8 @@ def svm_dual_fit(
       ``SVMDualResult`` with w = (1/(λN))XᵀYα and the per-epoch gap history.
     """
     check_xy_svm(X, y)
-    data, y, lam, tol, max_epochs = _dual_arguments(X, y, lam, tol, max_epochs)
-    return _linear_dual_fit(data, y, lam, key, tol, max_epochs, shuffle)
+    max_epochs = _check_dual_arguments(lam, tol, max_epochs)
+    return svm_dual_solve(key, X, y, lam, tol=tol, max_epochs=max_epochs, shuffle=shuffle)
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,13 +491,28 @@ def kernel_svm_dual_epoch(state: KernelSVMDualState, data, lam, key: PRNGKey, *,
 
 
 @functools.partial(jax.jit, static_argnames=("max_epochs", "shuffle"))
-def _kernel_dual_fit(K, y, lam, key, tol, max_epochs, shuffle):
+def _kernel_dual_solve(K, y, lam, key, tol, max_epochs, shuffle):
     def epoch_fn(state):
         return kernel_svm_dual_epoch(state, (K, y), lam, key, shuffle=shuffle)
 
     state, info, history = _run_epochs(epoch_fn, kernel_svm_dual_init(K), tol, max_epochs, K.dtype)
     coef = y * state.alpha / (lam * K.shape[0])
     return SVMDualResult(coef, state.alpha, state.epoch, info.gap <= tol, *history)
+
+
+def kernel_svm_dual_solve(key: PRNGKey, K: Array, y: Array, lam, *, tol=None, max_epochs: int = 1000,
+                          shuffle: bool = True) -> SVMDualResult:
+    """The jitted solver of ``kernel_svm_dual_fit_gram`` on a prepared Gram matrix K (N, N):
+    max D(α) = 1ᵀα/N − (1/(2λN²)) αᵀYKYα over α ∈ [0, 1]^N by coordinate ascent
+    (``kernel_svm_dual_epoch``, g = KYα kept) until the duality gap ≤ tol or ``max_epochs``.
+    ``result.w`` holds coef_n = α_n y_n/(λN) of f(x) = Σ_n coef_n k(x, x_n). Θ(N²) per epoch.
+
+    Only shapes are checked (it runs on tracers: ``jax.vmap`` over label vectors, λ or keys, or
+    inside a caller's ``jit`` that builds K); the values are the caller's to check: K symmetric
+    PSD and finite, y ∈ {−1, 1}, λ > 0 (``kernel_svm_dual_fit_gram`` checks them).
+    """
+    K, y, lam, tol = _prepared(K, y, lam, tol, "K")
+    return _kernel_dual_solve(K, y, lam, key, tol, max_epochs, shuffle)
 
 
 def kernel_svm_dual_fit_gram(
@@ -479,10 +539,10 @@ def kernel_svm_dual_fit_gram(
         raise ValueError(f"K must be square, got shape {np.shape(K)}")
     check_svm_labels(y)
     check_same_length(K=K, y=y)
-    data, y, lam, tol, max_epochs = _dual_arguments(K, y, lam, tol, max_epochs)
+    max_epochs = _check_dual_arguments(lam, tol, max_epochs)
     if check_psd:
         check_gram(K)
-    return _kernel_dual_fit(data, y, lam, key, tol, max_epochs, shuffle)
+    return kernel_svm_dual_solve(key, K, y, lam, tol=tol, max_epochs=max_epochs, shuffle=shuffle)
 
 
 class KernelSVMParams(NamedTuple):
@@ -518,7 +578,7 @@ def kernel_svm_fit(
     check_xy_svm(X, y)
     kernel = as_kernel(kernel)
     X = jnp.asarray(X)
-    X = X.astype(jnp.result_type(X.dtype, float))
+    X = X.astype(float_dtype(X))
     K = kernel(X, X)
     result = kernel_svm_dual_fit_gram(key, K, y, lam, tol=tol, max_epochs=max_epochs, shuffle=shuffle,
                                       check_psd=not is_mercer_kernel(kernel))
@@ -573,13 +633,16 @@ __all__ = [
     "kernel_svm_dual_epoch",
     "kernel_svm_dual_fit_gram",
     "kernel_svm_dual_init",
+    "kernel_svm_dual_solve",
     "kernel_svm_fit",
     "random_order",
     "support_vector_categories",
+    "pegasos_sgd",
     "svm_batch_objective",
     "svm_dual_epoch",
     "svm_dual_fit",
     "svm_dual_init",
+    "svm_dual_solve",
     "svm_margins",
     "svm_predict",
     "svm_primal_objective",

@@ -21,10 +21,8 @@ from __future__ import annotations
 import numbers
 import warnings
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -37,14 +35,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from jaxml.core.checks import check_choice
-from jaxml.sklearn._base import float64, to_numpy
+from jaxml.sklearn._base import float64, key_from_random_state, to_numpy
 from jaxml.unsupervised import gmm as _gmm
 from jaxml.unsupervised import kmeans as _km
-
-
-def _key_from(random_state):
-    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    return jax.random.key(int(seed))
 
 
 def _check_int_param(value, name, minimum):
@@ -63,29 +56,6 @@ def _sq_distances(X, centers):
     """(N, K) ‖x_n − μ_k‖² in numpy (inference is a few BLAS calls: no compilation per shape)."""
     d2 = np.sum(X * X, axis=1)[:, None] - 2.0 * (X @ centers.T) + np.sum(centers * centers, axis=1)[None, :]
     return np.maximum(d2, 0.0)
-
-
-def _weighted_log_prob(X, weights, means, prec_chol, covariance_type):
-    """(N, K) log π_k + log N(x_n | μ_k, Σ_k) from U (U Uᵀ = Σ⁻¹), as ``jaxml.unsupervised.gmm``."""
-    n, d = X.shape
-    if covariance_type == "full":
-        log_det = np.sum(np.log(np.diagonal(prec_chol, axis1=1, axis2=2)), axis=1)
-        y = np.einsum("nd,kde->nke", X, prec_chol) - np.einsum("kd,kde->ke", means, prec_chol)[None]
-        maha = np.sum(y * y, axis=2)
-    elif covariance_type == "tied":
-        log_det = np.full(means.shape[0], np.sum(np.log(np.diag(prec_chol))))
-        y = (X @ prec_chol)[:, None, :] - (means @ prec_chol)[None, :, :]
-        maha = np.sum(y * y, axis=2)
-    elif covariance_type == "diag":
-        log_det = np.sum(np.log(prec_chol), axis=1)
-        prec = prec_chol**2
-        maha = np.sum(means**2 * prec, axis=1)[None, :] - 2.0 * (X @ (means * prec).T) + (X * X) @ prec.T
-    else:
-        log_det = d * np.log(prec_chol)
-        prec = prec_chol**2
-        sq = np.sum(means**2, axis=1)[None, :] - 2.0 * (X @ means.T) + np.sum(X * X, axis=1)[:, None]
-        maha = sq * prec[None, :]
-    return -0.5 * (d * np.log(2.0 * np.pi) + maha) + log_det[None, :] + np.log(weights)[None, :]
 
 
 class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
@@ -165,7 +135,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                     if best is None or float(run.inertia) < float(best.inertia):
                         best = run
             else:
-                best, _ = _km.kmeans_restarts(_key_from(random_state), Xj, k, n_init=n_init, init=init,
+                best, _ = _km.kmeans_restarts(key_from_random_state(random_state), Xj, k, n_init=n_init, init=init,
                                      max_iter=max_iter, tol=abs_tol)
             self.cluster_centers_ = to_numpy(best.centers)
             self.labels_ = to_numpy(best.labels).astype(np.int32)
@@ -317,7 +287,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     if all(g is not None for g in given):
                         base = _gmm.GMMParams(*given)
                     else:
-                        base = _gmm.gmm_init(_key_from(random_state), Xj, k, covariance_type=ctype,
+                        base = _gmm.gmm_init(key_from_random_state(random_state), Xj, k, covariance_type=ctype,
                                              method=self.init_params, reg_covar=self.reg_covar)
                     parts = zip(base, given, strict=True)
                     inits.append(_gmm.GMMParams(*(to_numpy(b) if g is None else g for b, g in parts)))
@@ -327,7 +297,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 self.lower_bound_, self.lower_bounds_ = -np.inf, []
             else:
                 if inits is None:
-                    best, _ = _gmm.gmm_restarts(_key_from(random_state), Xj, k, covariance_type=ctype,
+                    best, _ = _gmm.gmm_restarts(key_from_random_state(random_state), Xj, k, covariance_type=ctype,
                                                 n_init=n_init, method=self.init_params,
                                                 reg_covar=self.reg_covar, tol=self.tol,
                                                 max_iter=self.max_iter)
@@ -366,15 +336,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         return validate_data(self, X, dtype=np.float64, reset=False)
 
-    def _log_resp(self, X):
+    def _infer(self, fn, X):
+        """``fn(params, X, covariance_type)``, a jitted ``jaxml.unsupervised`` inference, on numpy X."""
         X = self._validated(X)
-        joint = _weighted_log_prob(X, self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type)
-        log_px = logsumexp(joint, axis=1)
-        return joint - log_px[:, None], log_px
+        with float64():
+            return to_numpy(fn(self._params(), jnp.asarray(X), self.covariance_type))
 
     def score_samples(self, X):
         """log p(x_n) = logsumexp_k [log π_k + log N(x_n | μ_k, Σ_k)] for each row."""
-        return self._log_resp(X)[1]
+        return self._infer(_gmm.gmm_score_samples, X)
 
     def score(self, X, y=None):
         """Mean log-likelihood (1/N) Σ_n log p(x_n)."""
@@ -383,18 +353,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """Responsibilities p(z = k | x_n), shape (n_samples, n_components)."""
-        return np.exp(self._log_resp(X)[0])
+        return self._infer(_gmm.gmm_predict_proba, X)
 
     def predict(self, X):
-        """Most probable component of each row of X."""
-        return np.argmax(self._log_resp(X)[0], axis=1)
+        """Most probable component argmax_k p(z = k | x_n) of each row of X."""
+        return self._infer(_gmm.gmm_predict, X).astype(np.int64)
 
     def sample(self, n_samples=1):
         """Draw (X (n_samples, D), component labels (n_samples,)) from the fitted mixture."""
         check_is_fitted(self)
         n = _check_int_param(n_samples, "n_samples", 1)
         with float64():
-            x, z = _gmm.gmm_sample(_key_from(self.random_state), self._params(), n, self.covariance_type)
+            x, z = _gmm.gmm_sample(key_from_random_state(self.random_state), self._params(), n, self.covariance_type)
             return to_numpy(x), to_numpy(z).astype(np.int64)
 
     def _n_parameters(self):

@@ -31,21 +31,21 @@ import numpy as np
 from jax.tree_util import Partial
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from jaxml.core.checks import check_choice
 from jaxml.kernels import (
     kernel_ridge_solve,
+    kernel_svm_dual_solve,
     knn_class_counts,
     linear_kernel,
     nearest_neighbors,
     polynomial_kernel,
     rbf_kernel,
+    svm_dual_solve,
 )
-from jaxml.kernels.svm import _kernel_dual_fit, _linear_dual_fit
-from jaxml.sklearn._base import float64, to_numpy
+from jaxml.sklearn._base import float64, key_from_random_state, to_numpy
 
 _KERNELS = ("linear", "poly", "polynomial", "rbf")
 
@@ -109,10 +109,6 @@ def _one_vs_rest(encoded, num_classes):
     return np.where(encoded[None, :] == np.arange(num_classes)[:, None], 1.0, -1.0)
 
 
-def _key(random_state):
-    return jax.random.key(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
 # --------------------------------------------------------------------------------------------
 # SVMs
 # --------------------------------------------------------------------------------------------
@@ -120,13 +116,13 @@ def _key(random_state):
 
 @functools.partial(jax.jit, static_argnames=("max_epochs",))
 def _fit_linear_ovr(X, Y, lam, key, tol, max_epochs):
-    return jax.vmap(lambda y: _linear_dual_fit(X, y, lam, key, tol, max_epochs, True))(Y)
+    return jax.vmap(lambda y: svm_dual_solve(key, X, y, lam, tol=tol, max_epochs=max_epochs))(Y)
 
 
 @functools.partial(jax.jit, static_argnames=("max_epochs",))
 def _fit_kernel_ovr(kernel, X, Y, lam, key, tol, max_epochs, bias_sq):
     K = kernel(X, X) + bias_sq
-    return jax.vmap(lambda y: _kernel_dual_fit(K, y, lam, key, tol, max_epochs, True))(Y)
+    return jax.vmap(lambda y: kernel_svm_dual_solve(key, K, y, lam, tol=tol, max_epochs=max_epochs))(Y)
 
 
 @jax.jit
@@ -207,7 +203,7 @@ class LinearSVC(_SVMBase):
         scaling = _positive(self.intercept_scaling, "intercept_scaling") if self.fit_intercept else 0.0
         Xa = np.hstack([X, np.full((X.shape[0], 1), scaling)]) if self.fit_intercept else X
         with float64():
-            result = _fit_linear_ovr(Xa, Y, lam, _key(self.random_state), tol, max_epochs)
+            result = _fit_linear_ovr(Xa, Y, lam, key_from_random_state(self.random_state), tol, max_epochs)
             w = to_numpy(result.w)
         self._warn_unconverged(result, max_epochs)
         if self.fit_intercept:
@@ -265,7 +261,7 @@ class SVC(_SVMBase):
         self._gamma = gamma
         with float64():
             kernel = _make_kernel(self.kernel, gamma, degree, coef0)
-            result = _fit_kernel_ovr(kernel, X, Y, lam, _key(self.random_state), tol, max_epochs,
+            result = _fit_kernel_ovr(kernel, X, Y, lam, key_from_random_state(self.random_state), tol, max_epochs,
                                      scaling**2)
             alpha = to_numpy(result.alpha)
         self._warn_unconverged(result, max_epochs)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from jaxml.studies import StudyContext, StudyResult, savefig, study
-from jaxml.unsupervised.factorization import (
-    als,
-    init_factors,
+from jaxml.unsupervised import (
     make_als_data,
     make_low_rank_ratings,
-    select_rank,
-    sgd,
+    mf_als,
+    mf_init,
+    mf_select_rank,
+    mf_sgd,
     split_ratings,
 )
 
@@ -40,12 +40,12 @@ def matrix_factorization(ctx: StudyContext) -> StudyResult:
     train, valid = split_ratings(ctx.key("mf-split"), problem.ratings, 0.2)
     m = int(train.values.shape[0])
     lam = 1.0 / m
-    init = init_factors(ctx.key("mf-init"), num_rows, num_cols, true_rank)
+    init = mf_init(ctx.key("mf-init"), num_rows, num_cols, true_rank)
 
     data = make_als_data(train, shape)
-    als_result = als(init, data, lam, num_sweeps=epochs, valid=valid)
+    als_result = mf_als(init, data, lam, num_sweeps=epochs, valid=valid)
     batch_size = 256
-    sgd_result = sgd(
+    sgd_result = mf_sgd(
         init,
         train,
         key=ctx.key("mf-sgd"),
@@ -55,7 +55,7 @@ def matrix_factorization(ctx: StudyContext) -> StudyResult:
         num_epochs=epochs,
         valid=valid,
     )
-    selection = select_rank(ctx.key("mf-rank"), train, valid, shape, ranks, lam=lam, num_sweeps=epochs)
+    selection = mf_select_rank(ctx.key("mf-rank"), train, valid, shape, ranks, lam=lam, num_sweeps=epochs)
 
     als_hist = {k: np.asarray(v) for k, v in als_result.history.items()}
     sgd_hist = sgd_result.history

@@ -15,7 +15,6 @@ from jaxml.unsupervised import (
     gmm_score_samples,
     kmeans_elbow,
     kmeans_restarts,
-    plot_elbow,
 )
 
 CHAPTER = "6. Unsupervised learning"
@@ -34,6 +33,27 @@ def _blobs(key, n, centers, stds, fractions=None):
     X = centers[labels] + noise * np.asarray(stds, float)[labels][:, None]
     perm = np.asarray(jax.random.permutation(key_perm, n))
     return X[perm], labels[perm]
+
+
+def plot_elbow(ks, inertias, *, ax=None, mark=True):
+    """The elbow plot: the final WCSS J(K) = Σ_n ‖x_n − μ_{z_n}‖² against K, with the elbow
+    K* = ``elbow_point(ks, inertias)`` marked (three Ks or more). Returns the matplotlib axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    ks = np.asarray(ks)
+    inertias = np.asarray(inertias)
+    ax.plot(ks, inertias, "o-", color="C0")
+    if mark and ks.size >= 3:
+        k_star = elbow_point(ks, inertias)
+        ax.plot([k_star], [inertias[list(ks).index(k_star)]], "s", ms=12, mfc="none", color="C3",
+                label=f"elbow K = {k_star}")
+        ax.legend()
+    ax.set_xlabel("number of clusters K")
+    ax.set_ylabel("WCSS  Σₙ ‖xₙ − μ_{zₙ}‖²")
+    ax.set_title("Elbow method")
+    return ax
 
 
 def _adjusted_rand(a, b):
@@ -231,4 +251,4 @@ def em_hard_vs_soft(ctx: StudyContext) -> StudyResult:
     )
 
 
-__all__ = ["em_hard_vs_soft", "gmm_contours", "kmeans_elbow_study", "kmeans_failure_modes"]
+__all__ = ["em_hard_vs_soft", "gmm_contours", "kmeans_elbow_study", "kmeans_failure_modes", "plot_elbow"]

@@ -43,8 +43,8 @@ import numpy as np
 
 from jaxml.core.checks import check_array, check_choice, check_int, check_scalar, is_concrete
 from jaxml.core.types import Array, PRNGKey
+from jaxml.unsupervised.kmeans import _check_data, _plusplus_impl
 from jaxml.unsupervised.kmeans import _fit_impl as _kmeans_fit_impl
-from jaxml.unsupervised.kmeans import _plusplus_impl
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -124,12 +124,6 @@ class GMMResult(NamedTuple):
 
 def _check_type(covariance_type):
     return check_choice(covariance_type, "covariance_type", COVARIANCE_TYPES)
-
-
-def _check_data(X):
-    check_array(X, "X", ndim=2)
-    X = jnp.asarray(X)
-    return X if jnp.issubdtype(X.dtype, jnp.floating) else X.astype(float)
 
 
 def _check_components(n_components, n_samples):

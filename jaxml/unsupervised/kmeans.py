@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxml.core.checks import check_array, check_choice, check_int, check_scalar, is_concrete
-from jaxml.core.types import Array, PRNGKey
+from jaxml.core.types import Array, PRNGKey, float_dtype
 
 
 class KMeansState(NamedTuple):
@@ -117,8 +117,10 @@ class ElbowResult(NamedTuple):
 
 
 def _check_data(X, name="X"):
+    """X as a 2-D, non-empty, finite jax array of a floating dtype (integers become the default float)."""
     check_array(X, name, ndim=2)
-    return jnp.asarray(X) if jnp.issubdtype(jnp.asarray(X).dtype, jnp.floating) else jnp.asarray(X, float)
+    X = jnp.asarray(X)
+    return X.astype(float_dtype(X))
 
 
 def _check_k(n_clusters, n_samples, name="n_clusters"):
@@ -535,26 +537,6 @@ def elbow_point(ks, inertias) -> int:
     return int(ks[1 + int(np.argmax(strength))])
 
 
-def plot_elbow(ks, inertias, *, ax=None, mark=True):
-    """The elbow plot: final WCSS against K, the elbow marked. Returns the matplotlib axes."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.5))
-    ks = np.asarray(ks)
-    inertias = np.asarray(inertias)
-    ax.plot(ks, inertias, "o-", color="C0")
-    if mark and ks.size >= 3:
-        k_star = elbow_point(ks, inertias)
-        ax.plot([k_star], [inertias[list(ks).index(k_star)]], "s", ms=12, mfc="none", color="C3",
-                label=f"elbow K = {k_star}")
-        ax.legend()
-    ax.set_xlabel("number of clusters K")
-    ax.set_ylabel("WCSS  Σₙ ‖xₙ − μ_{zₙ}‖²")
-    ax.set_title("Elbow method")
-    return ax
-
-
 def kmeans_predict(centers: Array, X: Array) -> Array:
     """Nearest center of every point, argmin_k ‖x_n − μ_k‖² (ties: the smallest k). Θ(NKD)."""
     X = _check_data(X)
@@ -584,7 +566,6 @@ __all__ = [
     "KMeansResult",
     "KMeansState",
     "elbow_point",
-    "kmeans_restarts",
     "kmeans_elbow",
     "kmeans_fit",
     "kmeans_inertia",
@@ -592,6 +573,6 @@ __all__ = [
     "kmeans_plusplus",
     "kmeans_predict",
     "kmeans_random_init",
+    "kmeans_restarts",
     "kmeans_step",
-    "plot_elbow",
 ]

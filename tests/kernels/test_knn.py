@@ -8,7 +8,6 @@ import pytest
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 from jaxml.kernels import knn_classify, knn_predict_proba, knn_regress, nearest_neighbors
-from jaxml.kernels.knn import _search
 
 
 def _data(n=200, q=57, d=5, classes=4, seed=0):
@@ -68,12 +67,11 @@ def test_float32_agrees_with_sklearn():
 
 def test_no_recompile_and_jit_equals_eager(x64):
     X, y, Q = _data()
-    search = chex.assert_max_traces(_search.__wrapped__, n=1)
-    jitted = jax.jit(search, static_argnames=("k", "chunk_size"))
-    a = jitted(jnp.asarray(X), jnp.asarray(Q), k=3, chunk_size=8)
-    b = jitted(jnp.asarray(X) + 1.0, jnp.asarray(Q), k=3, chunk_size=8)
+    jitted = jax.jit(chex.assert_max_traces(lambda X, Q: nearest_neighbors(X, Q, 3, chunk_size=8), n=1))
+    a = jitted(jnp.asarray(X), jnp.asarray(Q))
+    b = jitted(jnp.asarray(X) + 1.0, jnp.asarray(Q))  # new values: no retrace
     with jax.disable_jit():
-        eager = _search(jnp.asarray(X), jnp.asarray(Q), 3, 8)
+        eager = nearest_neighbors(jnp.asarray(X), jnp.asarray(Q), 3, chunk_size=8)
     np.testing.assert_array_equal(a[1], eager[1])
     np.testing.assert_allclose(a[0], eager[0], rtol=1e-12)
     assert b[0].shape == (57, 3)
@@ -83,7 +81,7 @@ def test_vmap_over_training_sets(x64):
     # Leave-one-block-out style: vmapped search over 3 training sets equals a loop.
     X, _, Q = _data()
     sets = jnp.stack([X[:60], X[60:120], X[120:180]])
-    batched = jax.vmap(lambda Xs: _search(Xs, jnp.asarray(Q), 2, 16))(sets)
+    batched = jax.vmap(lambda Xs: nearest_neighbors(Xs, jnp.asarray(Q), 2, chunk_size=16))(sets)
     for i in range(3):
         np.testing.assert_array_equal(batched[1][i], nearest_neighbors(sets[i], Q, 2, chunk_size=16)[1])
 

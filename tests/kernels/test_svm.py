@@ -19,6 +19,7 @@ from jaxml.kernels import (
     hinge_subgradient,
     kernel_svm_decision,
     kernel_svm_dual_fit_gram,
+    kernel_svm_dual_solve,
     kernel_svm_fit,
     linear_kernel,
     rbf_kernel,
@@ -27,13 +28,15 @@ from jaxml.kernels import (
     svm_dual_epoch,
     svm_dual_fit,
     svm_dual_init,
+    svm_dual_solve,
     svm_margins,
     svm_predict,
     svm_primal_objective,
     svm_primal_sgd,
     svm_primal_subgradient,
 )
-from jaxml.kernels.svm import _linear_dual_fit, _off_hinge_args
+from jaxml.kernels import svm as svm_module
+from jaxml.kernels.svm import _off_hinge_args
 
 
 def _data(n=120, d=4, noise=0.7, seed=0):
@@ -159,12 +162,50 @@ def test_primal_sgd_through_fit_approaches_optimum(x64, key):
 def test_vmap_over_lambda_equals_loop_and_no_recompile(x64, key):
     X, y = _data()
     lams = jnp.array([0.01, 0.1, 1.0])
-    fit = jax.jit(chex.assert_max_traces(_linear_dual_fit.__wrapped__, n=2), static_argnums=(5, 6))
-    Xj, yj, tol = jnp.asarray(X), jnp.asarray(y), jnp.asarray(1e-10)
-    batched = jax.vmap(lambda lam: fit(Xj, yj, lam, key, tol, 2000, True))(lams)  # trace 1 (vmapped)
+    Xj, yj = jnp.asarray(X), jnp.asarray(y)
+    solve = jax.jit(chex.assert_max_traces(
+        lambda lam: svm_dual_solve(key, Xj, yj, lam, tol=1e-10, max_epochs=2000), n=2))
+    batched = jax.vmap(solve)(lams)  # trace 1 (vmapped)
     for i, lam in enumerate(lams):
-        single = fit(Xj, yj, lam, key, tol, 2000, True)  # trace 2 once, then cached across λ
+        single = solve(lam)  # trace 2 once, then cached across λ
         np.testing.assert_allclose(batched.w[i], single.w, rtol=1e-8, atol=1e-10)
+        checked = svm_dual_fit(key, X, y, float(lam), tol=1e-10, max_epochs=2000)
+        np.testing.assert_allclose(single.w, checked.w, rtol=1e-12)
+    assert not np.allclose(batched.w[0], batched.w[2])
+
+
+def test_dual_solvers_vmap_over_label_vectors(x64, key):
+    """One-vs-rest as the facade runs it: the public solvers vmapped over label vectors."""
+    X, y = _data(n=60)
+    Y = jnp.stack([jnp.asarray(y), -jnp.asarray(y)])
+    linear = jax.vmap(lambda t: svm_dual_solve(key, X, t, 0.1, tol=1e-10))(Y)
+    K = X @ X.T
+    kernel = jax.vmap(lambda t: kernel_svm_dual_solve(key, K, t, 0.1, tol=1e-10))(Y)
+    for i in range(2):
+        ref = svm_dual_fit(key, X, np.asarray(Y[i]), 0.1, tol=1e-10)
+        np.testing.assert_allclose(linear.w[i], ref.w, rtol=1e-12)
+        np.testing.assert_allclose(X.T @ np.asarray(kernel.w[i]), ref.w, rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="K must be 2-D and y 1-D"):
+        kernel_svm_dual_solve(key, K, y[:-1], 0.1)
+
+
+def test_primal_sgd_reuses_one_program_for_every_lambda_and_step(x64, key, monkeypatch):
+    """λ and γ₀ are traced hparams of fit: a second call with other values does not retrace the
+    loss, and each answer equals a plain numpy run of the same minibatches and steps."""
+    X, y = _data(n=37, d=3)  # shapes no other test compiles
+    monkeypatch.setattr(svm_module, "svm_batch_objective",
+                        chex.assert_max_traces(svm_module.svm_batch_objective, n=1))
+    from jaxml.core.train import batch_indices
+
+    for lam, lr0 in [(0.05, 1.0), (0.5, 0.2)]:
+        w = svm_primal_sgd(key, X, y, lam, num_steps=30, batch_size=4, lr0=lr0).state.params
+        w_ref = np.zeros(3)
+        for t in range(30):
+            idx = np.asarray(batch_indices(key, t, 37, 4))
+            Xb, yb = X[idx], y[idx]
+            grad = lam * w_ref - Xb.T @ (yb * ((yb * (Xb @ w_ref)) < 1)) / 4
+            w_ref = w_ref - lr0 / (1 + lr0 * lam * t) * grad
+        np.testing.assert_allclose(w, w_ref, rtol=1e-10, atol=1e-12)
 
 
 def test_jit_equals_eager_epoch(x64, key):

@@ -1,6 +1,7 @@
 """Gaussian mixtures: scikit-learn agreement, monotone EM, the ELBO identity, the M-step optimum,
 degenerate data without NaN, bad input."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,7 +30,6 @@ from jaxml.unsupervised import (
     precision_cholesky,
     precisions_from_cholesky,
 )
-from jaxml.unsupervised import gmm as gmm_module
 
 
 def mixture_data(seed=0, n=300):
@@ -217,9 +217,17 @@ def test_jit_equals_eager_and_no_recompilation(x64, key):
         eager = gmm_fit(X, p0, max_iter=5, tol=0.0)
     np.testing.assert_allclose(np.asarray(eager.params.covariances), np.asarray(jitted.params.covariances),
                                rtol=1e-10)
-    size = gmm_module._fit._cache_size()
-    gmm_fit(X * 2.0, p0, max_iter=5, tol=0.0, reg_covar=1e-3)
-    assert gmm_module._fit._cache_size() == size
+    # reg_covar and tol are traced: one trace serves every value, and the answers are those of
+    # the public eager-dispatched calls
+    fit = jax.jit(chex.assert_max_traces(
+        lambda X, reg, tol: gmm_fit(X, p0, max_iter=50, tol=tol, reg_covar=reg), n=1))
+    runs = {(1e-6, 0.0): fit(X, 1e-6, 0.0), (0.5, 1e-2): fit(X, 0.5, 1e-2)}
+    assert int(runs[0.5, 1e-2].n_iter) < int(runs[1e-6, 0.0].n_iter)
+    for (reg, tol), run in runs.items():
+        direct = gmm_fit(X, p0, max_iter=50, tol=tol, reg_covar=reg)
+        np.testing.assert_allclose(np.asarray(run.params.covariances), np.asarray(direct.params.covariances),
+                                   rtol=1e-9)
+        assert int(run.n_iter) == int(direct.n_iter)
 
 
 def test_precision_helpers_and_sampling(x64, key):

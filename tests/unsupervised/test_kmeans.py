@@ -1,11 +1,13 @@
 """k-means: agreement with scikit-learn, monotone WCSS, empty clusters, k-means++, restarts, elbow."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 
+from jaxml.studies.unsupervised import plot_elbow
 from jaxml.unsupervised import (
     elbow_point,
     kmeans_elbow,
@@ -17,7 +19,6 @@ from jaxml.unsupervised import (
     kmeans_random_init,
     kmeans_restarts,
     kmeans_step,
-    plot_elbow,
 )
 from jaxml.unsupervised import kmeans as kmeans_module
 
@@ -176,6 +177,9 @@ def test_elbow_masked_runs_equal_unpadded_runs(x64, key):
     assert elbow_point(ks, res.inertias) == 4
     ax = plot_elbow(ks, res.inertias)
     assert ax.get_xlabel().startswith("number of clusters")
+    curve, marker = ax.get_lines()
+    np.testing.assert_array_equal(curve.get_xdata(), ks)
+    assert list(marker.get_xdata()) == [4]  # the elbow is marked
 
 
 def test_vmap_over_tol_equals_loop(x64):
@@ -196,10 +200,15 @@ def test_jit_equals_eager_and_no_recompilation(x64):
         eager = kmeans_fit(X, init)
     np.testing.assert_allclose(np.asarray(eager.centers), np.asarray(jitted.centers), rtol=1e-12)
     np.testing.assert_array_equal(np.asarray(eager.labels), np.asarray(jitted.labels))
-    size = kmeans_module._fit._cache_size()
-    kmeans_fit(X + 1.0, init + 1.0)
-    kmeans_fit(X * 2.0, init, tol=1e-3)
-    assert kmeans_module._fit._cache_size() == size
+    # tol is traced: one trace serves every tolerance, and the answers are those of the public
+    # eager-dispatched calls
+    fit = jax.jit(chex.assert_max_traces(lambda X, init, tol: kmeans_fit(X, init, tol=tol), n=1))
+    tight, loose = fit(X, init, 0.0), fit(X, init, 1e3)
+    assert int(loose.n_iter) == 1 < int(tight.n_iter)
+    for tol, run in ((0.0, tight), (1e3, loose)):
+        direct = kmeans_fit(X, init, tol=tol)
+        np.testing.assert_allclose(np.asarray(run.centers), np.asarray(direct.centers), rtol=1e-12)
+        assert int(run.n_iter) == int(direct.n_iter)
 
 
 def test_predict_and_random_init(x64, key):
