@@ -16,12 +16,12 @@ def _tour(args) -> int:
 def _gradcheck(args) -> int:
     import jax
 
-    jax.config.update("jax_enable_x64", True)
     from jaxml.core.gradcheck import format_table, run_gradchecks
     from jaxml.families import import_families
 
     import_families()  # each family registers its hand gradients on import
-    rows = run_gradchecks(args.only or None)
+    with jax.enable_x64(True):  # scoped: a caller's (or a test suite's) setting stays as it was
+        rows = run_gradchecks(args.only or None)
     print(format_table(rows))
     failed = [r.name for r in rows if not r.ok]
     if failed:

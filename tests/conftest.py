@@ -23,6 +23,16 @@ def _release_compiled_programs():
     gc.collect()
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_float64():
+    """A test that turns float64 on globally changes every test after it (dtypes, tolerances,
+    compiled programs): fail the test that leaked it. Use the ``x64`` fixture instead."""
+    yield
+    if jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", False)
+        pytest.fail("this test left jax_enable_x64 on: use the x64 fixture or jax.enable_x64()")
+
+
 @pytest.fixture
 def key():
     """A fresh root key for each test."""
