@@ -45,7 +45,8 @@ class Family:
 FAMILIES: tuple[Family, ...] = (
     Family("regression", "jaxml.linear", "1", "linear regression, ridge, lasso",
            "jaxml.bench.linear", "jaxml.studies.regression", "01_regression_optimization"),
-    Family("optim", "jaxml.optim", "1", "the course's optimizers, grid search, subgradient descent",
+    Family("optim", "jaxml.optim", "1",
+           "the course's optimizers, Newton and L-BFGS solvers, grid search, subgradient descent",
            "jaxml.bench.optim", "jaxml.studies.optimizers", "01_regression_optimization"),
     Family("selection", "jaxml.selection", "2", "split, K-fold cross-validation, bias-variance",
            None, "jaxml.studies.selection", "02_classification"),

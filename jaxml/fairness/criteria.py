@@ -33,11 +33,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxml.core.checks import check_array, check_int, check_same_length, is_concrete
 from jaxml.core.data import add_bias
-from jaxml.core.types import Array, PRNGKey
+from jaxml.core.types import Array, PRNGKey, float_dtype
+from jaxml.linear import logistic_nll
 
 # ---------------------------------------------------------------------------------------------
 # Groups and validation (outside jit)
@@ -142,14 +142,6 @@ def _check_scores(x, name: str):
             )
 
 
-def _float_dtype(*xs):
-    """The first floating dtype among ``xs``, else the default float (float64 only under x64)."""
-    for x in xs:
-        if jnp.issubdtype(x.dtype, jnp.floating):
-            return x.dtype
-    return jax.dtypes.canonicalize_dtype(jnp.float64)
-
-
 def _spread(values: Array, present: Array) -> tuple[Array, Array]:
     """(max − min, min / max) of ``values`` over the entries where ``present``.
 
@@ -247,7 +239,7 @@ class Sufficiency(NamedTuple):
 
 @functools.partial(jax.jit, static_argnames="num_groups")
 def _independence(y_pred, codes, num_groups):
-    dtype = _float_dtype(y_pred)
+    dtype = float_dtype(y_pred)
     n = _group_sum(jnp.ones(codes.shape, dtype), codes, num_groups)
     accepted = _group_sum(y_pred.astype(dtype), codes, num_groups)
     rate = accepted / jnp.maximum(n, 1)
@@ -257,7 +249,7 @@ def _independence(y_pred, codes, num_groups):
 
 @functools.partial(jax.jit, static_argnames="num_groups")
 def _separation(y_true, y_pred, codes, num_groups):
-    dtype = _float_dtype(y_pred, y_true)
+    dtype = float_dtype(y_pred, y_true)
     y = y_true.astype(dtype)
     r = y_pred.astype(dtype)
     # One segment_sum over stacked columns: a single pass over the N samples.
@@ -281,7 +273,7 @@ def _separation(y_true, y_pred, codes, num_groups):
 
 @functools.partial(jax.jit, static_argnames=("num_groups", "n_bins"))
 def _sufficiency(y_true, y_score, codes, num_groups, n_bins):
-    dtype = _float_dtype(y_score, y_true)
+    dtype = float_dtype(y_score, y_true)
     s = y_score.astype(dtype)
     y = y_true.astype(dtype)
     bins = jnp.clip(jnp.floor(s * n_bins).astype(jnp.int32), 0, n_bins - 1)
@@ -572,8 +564,7 @@ def calibration_tradeoff(
         _check_members(codes, labels, y, "positives (y_true == 1)")
         _check_members(codes, labels, ~y, "negatives (y_true == 0)")
     scores = jnp.asarray(scores)
-    if not jnp.issubdtype(scores.dtype, jnp.floating):
-        scores = scores.astype(_float_dtype(scores))
+    scores = scores.astype(float_dtype(scores))
     return _calibration_tradeoff(scores, jnp.asarray(y_true), codes, num_groups=num_groups)
 
 
@@ -641,59 +632,62 @@ class FairBatch(NamedTuple):
       x: (N, D) design (bias column included).
       y: (N,) labels in {0, 1}.
       group: (N,) int32 group codes.
-      mu_independence: (N,) the weight μ_I of the independence penalty, repeated per sample.
-      mu_separation: (N,) the weight μ_S of the separation penalty, repeated per sample.
-
-    The weights travel with the data so that one compiled ``fit`` serves a whole μ sweep
-    (``fit`` keys its compile cache on the loss function, and its data leaves share axis N).
     """
 
     x: Array
     y: Array
     group: Array
-    mu_independence: Array
-    mu_separation: Array
 
 
-def make_fair_batch(x, y, group, *, mu_independence=0.0, mu_separation=0.0) -> FairBatch:
-    """Bundle a design, labels, group codes and penalty weights (μ ≥ 0) into a ``FairBatch``."""
+def make_fair_batch(x, y, group) -> FairBatch:
+    """Bundle a design, labels and group codes into a ``FairBatch`` (validated, y cast to x's dtype)."""
     check_array(x, "x", ndim=2)
     _check_binary(y, "y")
     check_array(group, "group", ndim=1)
     check_same_length(x=x, y=y, group=group)
-    for name, mu in (("mu_independence", mu_independence), ("mu_separation", mu_separation)):
-        if is_concrete(mu) and not (np.isfinite(float(mu)) and float(mu) >= 0):
-            raise ValueError(f"{name} must be a finite number >= 0, got {mu!r}")
     x = jnp.asarray(x)
-    n = x.shape[0]
-    return FairBatch(
-        x,
-        jnp.asarray(y).astype(x.dtype),
-        jnp.asarray(group).astype(jnp.int32),
-        jnp.full((n,), mu_independence, x.dtype),
-        jnp.full((n,), mu_separation, x.dtype),
-    )
+    return FairBatch(x, jnp.asarray(y).astype(x.dtype), jnp.asarray(group).astype(jnp.int32))
 
 
-@functools.cache
+def fair_penalty_weights(*, mu_independence=0.0, mu_separation=0.0, dtype=None) -> dict[str, Array]:
+    """The penalty weights {"mu_independence": μ_I, "mu_separation": μ_S} (μ ≥ 0) as the
+    ``hparams`` of ``jaxml.core.train.fit`` for ``fair_logistic_loss``.
+
+    Traced there: one compiled training loop serves a whole sweep over μ (``fit(...,
+    sweep=True)`` with arrays of μ trains the sweep as one vmapped program). ``dtype`` defaults
+    to the default float.
+    """
+    dtype = float_dtype() if dtype is None else dtype
+    weights = {}
+    for name, mu in (("mu_independence", mu_independence), ("mu_separation", mu_separation)):
+        if is_concrete(mu) and not np.all(np.isfinite(np.asarray(mu, float)) & (np.asarray(mu, float) >= 0)):
+            raise ValueError(f"{name} must be a finite number >= 0, got {mu!r}")
+        weights[name] = jnp.asarray(mu, dtype)
+    return weights
+
+
 def fair_logistic_loss(num_groups: int, squared: bool = False):
-    """The loss ``loss(w, batch: FairBatch) -> (scalar, metrics)`` (use ``has_aux=True``).
+    """The loss ``loss(w, batch: FairBatch, hparams=None) -> (scalar, metrics)`` (``has_aux=True``).
 
     L(w) = (1/N) Σ [log(1 + e^{t_i}) − y_i t_i] + μ_I · gap_I(σ(t)) + μ_S · gap_S(σ(t), y),
-    t = Xw, gap_I = ``soft_independence_gap``, gap_S = ``soft_separation_gap``. Cached per
-    (num_groups, squared) so that ``fit`` compiles once for a whole sweep over μ. Cost O(ND).
+    t = Xw, gap_I = ``soft_independence_gap``, gap_S = ``soft_separation_gap``; the first term is
+    ``jaxml.linear.logistic_nll``. μ_I, μ_S come from ``hparams`` (``fair_penalty_weights``;
+    0 without it) and are traced in ``fit``: one compiled program for every μ, and a loss built
+    again for the same (num_groups, squared) compiles nothing new (``fit`` keys its cache on
+    the loss's code and closure values). Cost O(ND).
     """
     num_groups = check_int(num_groups, "num_groups", minimum=1)
 
-    def loss(w, batch: FairBatch):
+    def loss(w, batch: FairBatch, hparams=None):
+        hparams = {} if hparams is None else hparams
         logits = batch.x @ w
-        bce = jnp.mean(optax.sigmoid_binary_cross_entropy(logits, batch.y))
+        bce = logistic_nll(logits, batch.y)
         scores = jax.nn.sigmoid(logits)
         gap_i = _soft_independence(scores, batch.group, num_groups=num_groups, squared=squared)
         gap_s = _soft_separation(
             scores, batch.y, batch.group, num_groups=num_groups, squared=squared
         )
-        mu_i, mu_s = jnp.mean(batch.mu_independence), jnp.mean(batch.mu_separation)
+        mu_i, mu_s = hparams.get("mu_independence", 0.0), hparams.get("mu_separation", 0.0)
         total = bce + mu_i * gap_i + mu_s * gap_s
         return total, {"bce": bce, "soft_independence_gap": gap_i, "soft_separation_gap": gap_s}
 
@@ -711,6 +705,7 @@ __all__ = [
     "encode_groups",
     "fair_logistic_features",
     "fair_logistic_loss",
+    "fair_penalty_weights",
     "independence",
     "make_fair_batch",
     "make_planted_bias",

@@ -21,9 +21,12 @@ Multiclass (softmax, K classes, W ∈ R^{D×K}, y ∈ {0..K−1}, Y its one-hot 
 with P = softmax(XW) row-wise — scikit-learn's multinomial ``LogisticRegression``.
 
 Solvers: ``fit_logistic_gd`` (w ← w − γ∇L through ``jaxml.core.train.fit``), ``fit_logistic_newton``
-(damped Newton w ← w − t H⁻¹∇L with a backtracking line search, one jitted ``lax.while_loop``) and
-``fit_logistic_lbfgs`` (optax L-BFGS with a zoom line search in one jitted ``lax.while_loop``).
-All fitters are vmappable over λ and over the sample weights (K-fold CV as 0/1 weights).
+(``jaxml.optim.newton_minimize``: damped Newton w ← w − t H⁻¹∇L with a backtracking line search,
+on the hand Hessian) and ``fit_logistic_lbfgs`` (``jaxml.optim.lbfgs_minimize``: optax L-BFGS
+with a zoom line search), each one jitted ``lax.while_loop``. The data term is written once,
+``logistic_nll``. The Newton and L-BFGS fitters are vmappable over λ and over the sample
+weights (K-fold CV as 0/1 weights); ``fit_logistic_gd`` traces λ and γ (one compiled loop for
+every value).
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ import optax
 from jaxml.core.checks import check_array, check_labels, check_same_length, check_scalar
 from jaxml.core.gradcheck import register_gradient
 from jaxml.core.train import FitResult, fit
-from jaxml.core.types import Array, PRNGKey
+from jaxml.core.types import Array, PRNGKey, float_dtype
+from jaxml.optim import lbfgs_minimize, newton_minimize
 
 # ----------------------------------------------------------------------------------------------
 # validation (outside jit)
@@ -94,11 +98,6 @@ def _normalized_weights(n, sample_weight, dtype):
     return s / jnp.sum(s)
 
 
-def _float_dtype(X):
-    X = jnp.asarray(X)
-    return X.dtype if jnp.issubdtype(X.dtype, jnp.floating) else jnp.result_type(float)
-
-
 # ----------------------------------------------------------------------------------------------
 # binary logistic regression: loss, hand gradient, hand Hessian
 
@@ -108,9 +107,22 @@ def sigmoid(t: Array) -> Array:
     return jax.nn.sigmoid(t)
 
 
-def _binary_objective(w, X, y, v, lam):
-    z = X @ w
-    return v @ (jax.nn.softplus(z) - y * z) + 0.5 * lam * (w @ w)
+def logistic_nll(z: Array, y: Array, weights: Array | None = None) -> Array:
+    """The logistic (Bernoulli) negative log-likelihood of labels y ∈ {0, 1} given logits z:
+
+        ℓ(z, y) = Σ_n v_n [log(1 + e^{z_n}) − y_n z_n],   v = ``weights`` (default v_n = 1/N),
+
+    i.e. −Σ v_n log p(y_n | z_n) with p(1 | z) = σ(z). log(1 + e^z) is softplus(z) =
+    max(z, 0) + log1p(e^{−|z|}), exact where the naive form overflows (|z| = 1e4). The one
+    place jaxml writes this sum: the logistic objectives, solvers and the fairness-penalized
+    loss all call it. Pure, no validation (a building block inside jitted losses). Θ(N).
+
+    Args:
+      z: logits (N,). y: labels (N,) in {0, 1} (any real dtype).
+      weights: optional (N,) weights v of the sum (v = s/Σs for sample weights s).
+    """
+    terms = jax.nn.softplus(z) - y * z
+    return jnp.mean(terms) if weights is None else weights @ terms
 
 
 def logistic_loss(w: Array, X: Array, y: Array, lam, sample_weight: Array | None = None) -> Array:
@@ -127,9 +139,9 @@ def logistic_loss(w: Array, X: Array, y: Array, lam, sample_weight: Array | None
       sample_weight: optional non-negative weights (N,).
     """
     _check_binary(X, y, lam, sample_weight, w=w)
-    dtype = jnp.result_type(w, X)
+    dtype = float_dtype(w, X)
     v = _normalized_weights(np.shape(X)[0], sample_weight, dtype)
-    return _binary_objective(w, X, jnp.asarray(y, dtype), v, lam)
+    return _binary_value(w, X, jnp.asarray(y, dtype), v, lam, False)
 
 
 def logistic_grad(w: Array, X: Array, y: Array, lam, sample_weight: Array | None = None) -> Array:
@@ -138,7 +150,7 @@ def logistic_grad(w: Array, X: Array, y: Array, lam, sample_weight: Array | None
     Cost Θ(ND): one product Xw and one Xᵀr.
     """
     _check_binary(X, y, lam, sample_weight, w=w)
-    dtype = jnp.result_type(w, X)
+    dtype = float_dtype(w, X)
     v = _normalized_weights(np.shape(X)[0], sample_weight, dtype)
     residual = v * (sigmoid(X @ w) - jnp.asarray(y, dtype))
     return X.T @ residual + lam * w
@@ -150,7 +162,7 @@ def logistic_hessian(w: Array, X: Array, y: Array, lam, sample_weight: Array | N
     Positive definite for λ > 0. ``y`` does not enter (only its shape is checked). Cost Θ(ND²).
     """
     _check_binary(X, y, lam, sample_weight, w=w)
-    dtype = jnp.result_type(w, X)
+    dtype = float_dtype(w, X)
     v = _normalized_weights(np.shape(X)[0], sample_weight, dtype)
     p = sigmoid(X @ w)
     curvature = v * p * (1.0 - p)
@@ -190,7 +202,7 @@ def softmax_loss(W: Array, X: Array, y: Array, lam, sample_weight: Array | None 
     Cost Θ(NDK). log-sum-exp keeps it finite for any logits.
     """
     _check_multiclass(X, y, lam, W.shape[1], sample_weight)
-    dtype = jnp.result_type(W, X)
+    dtype = float_dtype(W, X)
     v = _normalized_weights(np.shape(X)[0], sample_weight, dtype)
     return _softmax_objective(W, X, jnp.asarray(y, jnp.int32), v, lam)
 
@@ -198,7 +210,7 @@ def softmax_loss(W: Array, X: Array, y: Array, lam, sample_weight: Array | None 
 def softmax_grad(W: Array, X: Array, y: Array, lam, sample_weight: Array | None = None) -> Array:
     """Hand gradient ∇L(W) = (1/N) Xᵀ(P − Y) + λW, P = softmax(XW), Y = one-hot(y). Θ(NDK)."""
     _check_multiclass(X, y, lam, W.shape[1], sample_weight)
-    dtype = jnp.result_type(W, X)
+    dtype = float_dtype(W, X)
     v = _normalized_weights(np.shape(X)[0], sample_weight, dtype)
     P = jax.nn.softmax(X @ W, axis=1)
     Y = jax.nn.one_hot(jnp.asarray(y, jnp.int32), W.shape[1], dtype=dtype)
@@ -245,9 +257,9 @@ def _with_intercept(z, b):
 
 
 def _binary_value(theta, X, y, v, lam, fit_intercept):
+    """The binary objective at θ = w or θ = (w, b) (b unpenalized)."""
     w, b = _split_theta(theta, fit_intercept)
-    z = _with_intercept(X @ w, b)
-    return v @ (jax.nn.softplus(z) - y * z) + 0.5 * lam * (w @ w)
+    return logistic_nll(_with_intercept(X @ w, b), y, v) + 0.5 * lam * (w @ w)
 
 
 def _softmax_value(theta, X, y_onehot, v, lam, fit_intercept):
@@ -255,82 +267,6 @@ def _softmax_value(theta, X, y_onehot, v, lam, fit_intercept):
     logits = X @ W if b is None else X @ W + b[None, :]
     nll = jax.nn.logsumexp(logits, axis=1) - jnp.sum(logits * y_onehot, axis=1)
     return v @ nll + 0.5 * lam * jnp.sum(W * W)
-
-
-def _inf_norm(tree):
-    return jnp.max(jnp.stack([jnp.max(jnp.abs(leaf)) for leaf in jax.tree.leaves(tree)]))
-
-
-# One L-BFGS transformation for the whole package (building it inside a jitted call would
-# retrace); its zoom line search enforces the strong Wolfe conditions.
-_LBFGS = optax.lbfgs()
-
-
-def _lbfgs_minimize(value_fn, theta0, tol, max_iter):
-    """min value_fn by optax L-BFGS in one ``lax.while_loop``; stops when ‖∇‖_∞ ≤ tol."""
-    value_and_grad = optax.value_and_grad_from_state(value_fn)
-
-    def body(carry):
-        theta, state = carry
-        value, grad = value_and_grad(theta, state=state)
-        updates, state = _LBFGS.update(
-            grad, state, theta, value=value, grad=grad, value_fn=value_fn
-        )
-        return optax.apply_updates(theta, updates), state
-
-    def cond(carry):
-        _, state = carry
-        count = optax.tree.get(state, "count")
-        grad = optax.tree.get(state, "grad")
-        return (count == 0) | ((count < max_iter) & (_inf_norm(grad) > tol))
-
-    theta, state = jax.lax.while_loop(cond, body, (theta0, _LBFGS.init(theta0)))
-    value, grad = jax.value_and_grad(value_fn)(theta)
-    return theta, value, _inf_norm(grad), optax.tree.get(state, "count")
-
-
-def _damped_newton(value_fn, value_grad_hess_fn, theta0, tol, max_iter):
-    """Damped Newton θ ← θ − t H⁻¹∇L, t halved from 1 until the Armijo condition holds.
-
-    H is factored by Cholesky; should it fail (H not positive definite: λ = 0 on degenerate
-    data), the step falls back to −∇L so that no NaN enters the iterate.
-    """
-    value, grad, hess = value_grad_hess_fn(theta0)
-    dtype = grad.dtype
-    eps = jnp.finfo(dtype).eps
-
-    def cond(carry):
-        _, _, grad, _, it = carry
-        return (it < max_iter) & (jnp.max(jnp.abs(grad)) > tol)
-
-    def body(carry):
-        theta, value, grad, hess, it = carry
-        factor = jax.scipy.linalg.cho_factor(hess, lower=True)
-        direction = -jax.scipy.linalg.cho_solve(factor, grad)
-        ok = jnp.all(jnp.isfinite(direction)) & (grad @ direction < 0)
-        direction = jnp.where(ok, direction, -grad)
-        slope = grad @ direction
-        # Roundoff slack: near the optimum f changes by less than its last bits.
-        slack = 16 * eps * jnp.abs(value)
-
-        def ls_cond(s):
-            step, new_value = s
-            insufficient = new_value > value + 1e-4 * step * slope + slack
-            return (insufficient | jnp.isnan(new_value)) & (step > 1e-10)
-
-        def ls_body(s):
-            step = s[0] * 0.5
-            return step, value_fn(theta + step * direction)
-
-        one = jnp.ones((), dtype)
-        step, _ = jax.lax.while_loop(ls_cond, ls_body, (one, value_fn(theta + direction)))
-        theta = theta + step * direction
-        value, grad, hess = value_grad_hess_fn(theta)
-        return theta, value, grad, hess, it + 1
-
-    init = (theta0, value, grad, hess, jnp.zeros((), jnp.int32))
-    theta, value, grad, _, it = jax.lax.while_loop(cond, body, init)
-    return theta, value, jnp.max(jnp.abs(grad)), it
 
 
 # Rows per block in the Newton passes over the data. One pass per step computes z = Xw, the
@@ -383,7 +319,7 @@ def _binary_value_grad_hess(theta, X, y, v, lam, fit_intercept):
         # Xt_b @ r, not r @ X_b: XLA:CPU runs the latter matvec several times slower.
         Xt_b = X_b.T
         XtS = Xt_b * curvature[None, :]
-        return (v_b @ (jax.nn.softplus(z) - y_b * z), Xt_b @ r, XtS @ X_b,
+        return (logistic_nll(z, y_b, v_b), Xt_b @ r, XtS @ X_b,
                 jnp.sum(r), jnp.sum(XtS, axis=1), jnp.sum(curvature))
 
     loss, grad_w, gram, grad_b, hess_wb, hess_bb = _sum_over_row_blocks(block_terms, n)
@@ -405,14 +341,12 @@ def _fit_binary_newton(X, y, v, lam, tol, max_iter, w0, b0, *, fit_intercept):
     theta0 = jnp.concatenate([w0, b0[None]]) if fit_intercept else w0
 
     def value_fn(theta):
-        w = theta[:d]
-        z = X @ w + (theta[d] if fit_intercept else 0.0)
-        return v @ (jax.nn.softplus(z) - y * z) + 0.5 * lam * (w @ w)
+        return _binary_value((theta[:d], theta[d]) if fit_intercept else theta, X, y, v, lam, fit_intercept)
 
     def vgh(theta):
         return _binary_value_grad_hess(theta, X, y, v, lam, fit_intercept)
 
-    theta, value, gnorm, it = _damped_newton(value_fn, vgh, theta0, tol, max_iter)
+    theta, value, gnorm, it = newton_minimize(value_fn, theta0, tol=tol, max_iter=max_iter, value_grad_hess=vgh)
     b = theta[d] if fit_intercept else jnp.zeros((), dtype)
     return LogisticFit(theta[:d], b, value, gnorm, it)
 
@@ -426,14 +360,14 @@ def _fit_binary_lbfgs(X, y, v, lam, tol, max_iter, w0, b0, *, fit_intercept):
     def value_fn(theta):
         return _binary_value(theta, X, y, v, lam, fit_intercept)
 
-    theta, value, gnorm, it = _lbfgs_minimize(value_fn, theta0, tol, max_iter)
+    theta, value, gnorm, it = lbfgs_minimize(value_fn, theta0, tol=tol, max_iter=max_iter)
     w, b = theta if fit_intercept else (theta, jnp.zeros((), dtype))
     return LogisticFit(w, b, value, gnorm, it)
 
 
 def _prepare_binary(X, y, lam, sample_weight):
     _check_binary(X, y, lam, sample_weight)
-    dtype = _float_dtype(X)
+    dtype = float_dtype(X)
     X = jnp.asarray(X, dtype)
     v = _normalized_weights(X.shape[0], sample_weight, dtype)
     return X, jnp.asarray(y), v, jnp.asarray(lam, dtype)
@@ -550,22 +484,20 @@ def logistic_newton_path(X: Array, y: Array, lam, *, num_steps: int) -> tuple[Ar
       (w after the last step (D,), L(w_t) for t = 0..T−1 (T,), ‖∇L(w_t)‖_∞ (T,)).
     """
     _check_binary(X, y, lam)
-    X = jnp.asarray(X, _float_dtype(X))
+    X = jnp.asarray(X, float_dtype(X))
     return _newton_path(X, jnp.asarray(y), jnp.asarray(lam, X.dtype), num_steps=num_steps)
 
 
-def _gd_objective(w, batch):
-    """The logistic objective on a (mini)batch; λ rides along in the batch (a per-row copy)
-    so that it stays a traced value and one compiled loop serves every λ."""
-    X, y, lam = batch["X"], batch["y"], batch["lam"]
-    z = X @ w
-    return jnp.mean(jax.nn.softplus(z) - y * z) + 0.5 * lam[0] * (w @ w)
+def _gd_objective(w, batch, *, hparams):
+    """L_B(w) = (1/B) Σ_{n∈B} [log(1 + e^{x_nᵀw}) − y_n x_nᵀw] + (λ/2)‖w‖² on the (mini)batch
+    ``batch = (X_B, y_B)``, λ = ``hparams["lam"]`` (traced: one compiled loop for every λ)."""
+    X, y = batch
+    return logistic_nll(X @ w, y) + 0.5 * hparams["lam"] * (w @ w)
 
 
-@functools.lru_cache(maxsize=64)
-def _sgd(learning_rate: float) -> optax.GradientTransformation:
-    # One optax object per learning rate: fit's compile cache is keyed on it.
-    return optax.sgd(learning_rate)
+# Plain gradient descent, built once: fit writes the learning rate of each call into its state
+# (``hparams["learning_rate"]``), so one compiled loop serves every γ and every λ.
+_SGD = optax.inject_hyperparams(optax.sgd)(learning_rate=1.0)
 
 
 def fit_logistic_gd(
@@ -588,9 +520,13 @@ def fit_logistic_gd(
     L_smooth = λ_max(XᵀX)/(4N) + λ, full-batch GD decreases L monotonically at a linear rate
     (λ > 0). Cost Θ(ND) per step (Θ(BD) with minibatches).
 
+    λ and γ are traced (``fit``'s ``hparams``): calls that differ only in them run the same
+    compiled loop.
+
     Args:
       X, y, lam: as in ``logistic_loss``.
-      learning_rate: γ (ignored when ``tx`` is given).
+      learning_rate: γ; with ``tx`` given it sets the learning rate of an
+        ``optax.inject_hyperparams`` optimizer that has one, and is ignored by any other.
       num_steps: number of updates. key: draws the minibatches (unused for full batch).
       batch_size: minibatch size, or None. w0: start (zeros by default).
       tx: any optax transformation instead of plain GD (build it once and reuse it).
@@ -600,15 +536,14 @@ def fit_logistic_gd(
     """
     _check_binary(X, y, lam, w=w0)
     check_scalar(learning_rate, "learning_rate", minimum=0.0, strict_min=True)
-    dtype = _float_dtype(X)
+    dtype = float_dtype(X)
     X = jnp.asarray(X, dtype)
-    n, d = X.shape
-    data = {"X": X, "y": jnp.asarray(y, dtype), "lam": jnp.full((n,), lam, dtype)}
-    w0 = jnp.zeros((d,), dtype) if w0 is None else jnp.asarray(w0, dtype)
-    tx = _sgd(float(learning_rate)) if tx is None else tx
+    w0 = jnp.zeros((X.shape[1],), dtype) if w0 is None else jnp.asarray(w0, dtype)
+    hparams = {"lam": jnp.asarray(lam, dtype), "learning_rate": jnp.asarray(learning_rate, dtype)}
     return fit(
-        _gd_objective, tx, w0, data, key=key, num_steps=num_steps, batch_size=batch_size,
-        progress=progress, desc="logistic GD",
+        _gd_objective, _SGD if tx is None else tx, w0, (X, jnp.asarray(y, dtype)), key=key,
+        num_steps=num_steps, batch_size=batch_size, hparams=hparams, progress=progress,
+        desc="logistic GD",
     )
 
 
@@ -617,7 +552,7 @@ def fit_logistic_gd(
 
 def _prepare_multiclass(X, y, lam, num_classes, sample_weight):
     num_classes = _check_multiclass(X, y, lam, num_classes, sample_weight)
-    dtype = _float_dtype(X)
+    dtype = float_dtype(X)
     X = jnp.asarray(X, dtype)
     v = _normalized_weights(X.shape[0], sample_weight, dtype)
     Y = jax.nn.one_hot(jnp.asarray(y, jnp.int32), num_classes, dtype=dtype)
@@ -638,7 +573,7 @@ def _fit_softmax_lbfgs(X, Y, v, lam, tol, max_iter, *, fit_intercept):
     def value_fn(theta):
         return _softmax_value(theta, X, Y, v, lam, fit_intercept)
 
-    theta, value, gnorm, it = _lbfgs_minimize(value_fn, theta0, tol, max_iter)
+    theta, value, gnorm, it = lbfgs_minimize(value_fn, theta0, tol=tol, max_iter=max_iter)
     W, b = theta if fit_intercept else (theta, jnp.zeros((k,), dtype))
     return LogisticFit(W, _center(b), value, gnorm, it)
 
@@ -667,7 +602,9 @@ def _fit_softmax_newton(X, Y, v, lam, tol, max_iter, *, fit_intercept):
         hess = hess + jitter * (1.0 + jnp.max(jnp.abs(jnp.diag(hess)))) * jnp.eye(size, dtype=dtype)
         return value, grad, hess
 
-    theta, value, gnorm, it = _damped_newton(value_fn, vgh, jnp.zeros((size,), dtype), tol, max_iter)
+    theta, value, gnorm, it = newton_minimize(
+        value_fn, jnp.zeros((size,), dtype), tol=tol, max_iter=max_iter, value_grad_hess=vgh
+    )
     W, b = unflatten(theta) if fit_intercept else (unflatten(theta), jnp.zeros((k,), dtype))
     return LogisticFit(W, _center(b), value, gnorm, it)
 
@@ -770,6 +707,7 @@ __all__ = [
     "logistic_hessian",
     "logistic_loss",
     "logistic_newton_path",
+    "logistic_nll",
     "logistic_predict",
     "logistic_predict_proba",
     "sigmoid",

@@ -22,7 +22,9 @@ from jax import lax
 
 from jaxml.core.checks import check_array, check_int, check_scalar, check_xy
 from jaxml.core.gradcheck import register_gradient
-from jaxml.core.types import Array
+from jaxml.core.types import Array, float_dtype
+from jaxml.core.xla_cpu import after
+from jaxml.optim import l1_subgradient
 
 _HI = lax.Precision.HIGHEST
 
@@ -194,6 +196,47 @@ def lasso_objective(w: Array, X: Array, y: Array, lam) -> Array:
     return 0.5 * jnp.mean(e**2) + lam * jnp.sum(jnp.abs(w))
 
 
+def mae_value_and_subgradient(w: Array, X: Array, y: Array) -> tuple[Array, Array]:
+    r"""MAE of a linear model and a subgradient of it, for ``jaxml.optim.subgradient_descent``.
+
+    .. math::
+
+      L(w) = \frac{1}{N} \sum_n |y_n - x_n^\top w|, \qquad
+      g = -\frac{1}{N} X^\top \mathrm{sign}(e), \quad e = y - Xw
+
+    Θ(ND). Minimizing it is least-absolute-deviations regression (the MLE under Laplace noise).
+
+    Args:
+      w: (D,) weights. X: (N, D) design. y: (N,) targets.
+
+    Returns:
+      ``(L(w), g)``, a scalar and a (D,) subgradient.
+    """
+    return mae(w, X, y), mae_subgradient(w, X, y)
+
+
+def l1_least_squares_value_and_subgradient(
+    w: Array, X: Array, y: Array, lam: Array
+) -> tuple[Array, Array]:
+    r"""The lasso objective and a subgradient of it, for ``jaxml.optim.subgradient_descent``.
+
+    .. math::
+
+      L(w) = \frac{1}{2N} \|y - Xw\|^2 + \lambda \|w\|_1, \qquad
+      g = -\frac{1}{N} X^\top (y - Xw) + \lambda\, \mathrm{sign}(w)
+
+    (sign(0) = 0, ``jaxml.optim.l1_subgradient``; scikit-learn: ``Lasso(alpha=λ,
+    fit_intercept=False)``). Θ(ND).
+
+    Args:
+      w: (D,) weights. X: (N, D) design. y: (N,) targets. lam: λ ≥ 0 (traced).
+
+    Returns:
+      ``(L(w), g)``, a scalar and a (D,) subgradient.
+    """
+    return lasso_objective(w, X, y, lam), least_squares_grad(w, X, y) + lam * l1_subgradient(w)
+
+
 # --------------------------------------------------------------------------------------------
 # Least squares by the normal equations
 
@@ -208,14 +251,11 @@ def _least_squares(X, y):
     well_conditioned = evals[0] > evals[-1] * jnp.sqrt(eps)
 
     def spectral_solve(_):
-        safe = jnp.where(well_conditioned, evals, 1.0)
-        return jnp.matmul(evecs, jnp.matmul(evecs.T, xty, precision=_HI) / safe, precision=_HI)
+        return _spectral_ridge(evals, evecs, xty, jnp.zeros((1,), xty.dtype))[0]
 
     def minimum_norm(_):
-        # The SVD's input depends on the eigendecomposition's result, so that under vmap (where
-        # both branches run) the two batched LAPACK calls cannot run concurrently: concurrent
-        # batched LAPACK kernels deadlock jaxlib's CPU thread pool on a 2-core machine.
-        return jnp.linalg.lstsq(jnp.where(well_conditioned, jnp.zeros_like(X), X), y)[0]
+        # after(): the SVD runs once the eigendecomposition is done (XLA:CPU workaround).
+        return jnp.linalg.lstsq(after(X, evals), y)[0]
 
     return lax.cond(well_conditioned, spectral_solve, minimum_norm, None)
 
@@ -260,9 +300,8 @@ def _ridge(X, y, lam):
     solved = factored & jnp.all(jnp.isfinite(w))
 
     def minimum_norm(w):
-        # eigh reads `solved` (computed from w): under vmap, where both branches run, two
-        # batched LAPACK calls that could run concurrently deadlock jaxlib's CPU thread pool.
-        evals, evecs = jnp.linalg.eigh(jnp.where(solved, eye, system))
+        # after(): the eigendecomposition runs once the Cholesky solve is done (XLA:CPU workaround).
+        evals, evecs = jnp.linalg.eigh(after(system, w))
         return _spectral_ridge(evals, evecs, xty, jnp.zeros((1,), xty.dtype))[0]
 
     return lax.cond(solved, lambda w: w, minimum_norm, w)
@@ -290,14 +329,26 @@ def ridge(X: Array, y: Array, lam) -> Array:
 
 
 def _spectral_ridge(evals, evecs, xty, two_n_lams):
-    """w(λ) = V (Λ + 2NλI)⁻¹ Vᵀ Xᵀy for each entry of ``two_n_lams`` (shape (L,)) -> (L, D);
-    directions whose eigenvalue is negligible (relative D·eps) get weight 0 (minimum norm)."""
+    """w(λ) = V (Λ + 2NλI)⁺ Vᵀ Xᵀy for each entry of ``two_n_lams`` (L,) -> (L, D), from the
+    eigendecomposition XᵀX = VΛVᵀ (ascending Λ): the one spectral ridge solver of jaxml.
+
+    The pseudo-inverse floor: a direction whose system eigenvalue Λ_i + 2Nλ is
+    ≤ D·eps·Λ_max gets weight 0 (Λ_max floored at the smallest normal number, so that an all-zero
+    Gram gives w = 0). Why this floor: a symmetric eigensolver returns each eigenvalue of the
+    computed XᵀX with an absolute error of about D·eps·‖XᵀX‖₂ = D·eps·Λ_max (rounding in the
+    Gram product and the backward-stable factorization). Below that level an eigenvalue cannot
+    be told from 0, and dividing by it would amplify noise by up to 1/eps; dropping it gives the
+    minimum-norm solution (X⁺y at λ = 0, as ``numpy.linalg.pinv`` with a relative cutoff).
+    For λ > 0 with 2Nλ above the floor nothing is dropped and the result is exact ridge.
+    Rounding can make a zero eigenvalue slightly negative: Λ is clipped at 0 first.
+    """
     evals = jnp.maximum(evals, 0.0)
     d = evals.shape[0]
-    threshold = d * jnp.finfo(evals.dtype).eps * jnp.maximum(evals[-1], jnp.finfo(evals.dtype).tiny)
+    tiny = jnp.finfo(evals.dtype).tiny
+    floor = d * jnp.finfo(evals.dtype).eps * jnp.maximum(evals[-1], tiny)
     proj = jnp.matmul(evecs.T, xty, precision=_HI)
     denom = evals[None, :] + two_n_lams[:, None]
-    keep = denom > threshold
+    keep = denom > floor
     scaled = jnp.where(keep, proj[None, :] / jnp.where(keep, denom, 1.0), 0.0)
     return jnp.matmul(scaled, evecs.T, precision=_HI)
 
@@ -502,7 +553,7 @@ def _lasso_entry(X, y, lam, w0, max_iter, tol, method):
     _check_solver_options(max_iter, tol)
     X, y = jnp.asarray(X), jnp.asarray(y)
     if w0 is None:
-        w0 = jnp.zeros((X.shape[1],), jnp.result_type(X, y))
+        w0 = jnp.zeros((X.shape[1],), float_dtype(X, y))
     else:
         _check_w(w0, X, "w0")
     return _lasso(X, y, lam, w0, max_iter, tol, method)
@@ -575,7 +626,7 @@ def _lasso_path(X, y, lams, max_iter, tol, method):
             res = _fista(quad, lam, w, max_iter, tol, lipschitz)
         return res.w, res
 
-    dtype = jnp.result_type(X.dtype, y.dtype)
+    dtype = float_dtype(X, y)
     _, path = lax.scan(solve, jnp.zeros((d,), dtype), lams[order])
     inverse = jnp.zeros_like(order).at[order].set(jnp.arange(order.shape[0]))
     return jax.tree.map(lambda leaf: leaf[inverse], path)
@@ -697,7 +748,17 @@ register_gradient(
     grad=least_squares_grad,
     make_args=_regression_args,
 )
-register_gradient("linear.mae", loss=mae, grad=mae_subgradient, make_args=_mae_args)
+# |·| has a kink: check_grads to order 2 does not apply to the subgradients below.
+register_gradient("linear.mae", loss=mae, grad=mae_subgradient, make_args=_mae_args, twice_differentiable=False)
+# Away from the kinks (no residual, no weight exactly 0 for random data) the lasso subgradient
+# is the gradient, so autodiff and central differences must agree with it.
+register_gradient(
+    "linear.l1_least_squares_subgradient",
+    loss=lambda w, X, y, lam: l1_least_squares_value_and_subgradient(w, X, y, lam)[0],
+    grad=lambda w, X, y, lam: l1_least_squares_value_and_subgradient(w, X, y, lam)[1],
+    make_args=lambda key, dtype: (*_regression_args(key, dtype), jnp.asarray(0.3, dtype)),
+    twice_differentiable=False,
+)
 register_gradient(
     "linear.ridge",
     loss=ridge_objective,
@@ -714,12 +775,14 @@ __all__ = [
     "lasso_duality_gap",
     "lasso_fista",
     "lasso_objective",
+    "l1_least_squares_value_and_subgradient",
     "lasso_path",
     "least_squares",
     "least_squares_cost",
     "least_squares_grad",
     "mae",
     "mae_subgradient",
+    "mae_value_and_subgradient",
     "mse",
     "polynomial_features",
     "ridge",

@@ -6,9 +6,9 @@ grows as Π_k |grid_k|, exponentially in the number of parameters.
 
 ``subgradient_descent`` minimizes a convex but non-smooth loss (MAE, hinge, L1 penalty) with
 w ← w − γ_t g_t, g_t any subgradient at w_t. It is not a descent method (a step along −g can
-increase the loss), so it keeps the best iterate seen. Two worked objectives come with it:
-least absolute deviations (MAE regression) and L1-penalized least squares (the lasso), each as
-``value_and_subgradient(w, X, y, ...) -> (loss, g)``, registered with ``jaxml gradcheck``.
+increase the loss), so it keeps the best iterate seen. The worked objectives of the course
+(least absolute deviations and the lasso as ``value_and_subgradient(w, X, y, ...) -> (loss, g)``)
+live with their models in ``jaxml.linear``: ``jaxml.optim`` depends on no model family.
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxml.core.checks import check_array, check_int, check_scalar
-from jaxml.core.gradcheck import register_gradient
 from jaxml.core.types import Array
-from jaxml.linear import lasso_objective, least_squares_grad, mae, mae_subgradient
 
 # --------------------------------------------------------------------------- grid search
 
@@ -125,46 +123,6 @@ def l1_subgradient(w: Array) -> Array:
     return jnp.sign(w)
 
 
-def mae_value_and_subgradient(w: Array, X: Array, y: Array) -> tuple[Array, Array]:
-    r"""MAE of a linear model and a subgradient of it.
-
-    .. math::
-
-      L(w) = \frac{1}{N} \sum_n |y_n - x_n^\top w|, \qquad
-      g = -\frac{1}{N} X^\top \mathrm{sign}(e), \quad e = y - Xw
-
-    Θ(ND). Minimizing it is least-absolute-deviations regression (the MLE under Laplace noise).
-
-    Args:
-      w: (D,) weights. X: (N, D) design. y: (N,) targets.
-
-    Returns:
-      ``(L(w), g)``, a scalar and a (D,) subgradient.
-    """
-    return mae(w, X, y), mae_subgradient(w, X, y)
-
-
-def l1_least_squares_value_and_subgradient(
-    w: Array, X: Array, y: Array, lam: Array
-) -> tuple[Array, Array]:
-    r"""The lasso objective and a subgradient of it.
-
-    .. math::
-
-      L(w) = \frac{1}{2N} \|y - Xw\|^2 + \lambda \|w\|_1, \qquad
-      g = -\frac{1}{N} X^\top (y - Xw) + \lambda\, \mathrm{sign}(w)
-
-    (scikit-learn: ``Lasso(alpha=λ, fit_intercept=False)``). Θ(ND).
-
-    Args:
-      w: (D,) weights. X: (N, D) design. y: (N,) targets. lam: λ ≥ 0 (traced).
-
-    Returns:
-      ``(L(w), g)``, a scalar and a (D,) subgradient.
-    """
-    return lasso_objective(w, X, y, lam), least_squares_grad(w, X, y) + lam * l1_subgradient(w)
-
-
 class SubgradientResult(NamedTuple):
     """What ``subgradient_descent`` returns.
 
@@ -227,11 +185,12 @@ def subgradient_descent(
     For a convex L with subgradients bounded by G and γ_t = γ₀/√(1+t)
     (``jaxml.optim.inverse_sqrt_decay``), L(ŵ_T) − L* = O(log T/√T); with a constant γ it only
     reaches a neighbourhood of size O(γG²). One jitted ``lax.scan``; cost T evaluations of
-    ``loss_subgrad`` (Θ(TND) for the linear losses of this module).
+    ``loss_subgrad`` (Θ(TND) for the linear losses of ``jaxml.linear``).
 
     Args:
       loss_subgrad: ``loss_subgrad(w, *args) -> (L(w), g)``, g a subgradient (e.g.
-        ``mae_value_and_subgradient``). Pass a function defined once (it keys the compile cache).
+        ``jaxml.linear.mae_value_and_subgradient``). Pass a function defined once (it keys the
+        compile cache).
       w0: (D,) starting point.
       *args: data passed to ``loss_subgrad`` (traced).
       learning_rate_schedule: a schedule ``t -> γ_t`` (defined once, e.g.
@@ -255,38 +214,10 @@ def subgradient_descent(
     return _subgradient_run(loss_subgrad, schedule, num_steps, w0, scale, tuple(args))
 
 
-# --------------------------------------------------------------------------- gradcheck
-
-
-def _mae_args(key, dtype):
-    kx, ky, kw = jax.random.split(key, 3)
-    X = jax.random.normal(kx, (12, 4), dtype)
-    y = jax.random.normal(ky, (12,), dtype)
-    w = jax.random.normal(kw, (4,), dtype)
-    return w, X, y
-
-
-def _lasso_args(key, dtype):
-    w, X, y = _mae_args(key, dtype)
-    return w, X, y, jnp.asarray(0.3, dtype)
-
-
-# Away from the kinks (no residual, no weight exactly 0 for random data) the subgradient is the
-# gradient, so autodiff and central differences must agree with it. (The MAE subgradient is
-# registered by jaxml.linear as "linear.mae".)
-register_gradient(
-    "optim.l1_least_squares_subgradient",
-    loss=lambda w, X, y, lam: l1_least_squares_value_and_subgradient(w, X, y, lam)[0],
-    grad=lambda w, X, y, lam: l1_least_squares_value_and_subgradient(w, X, y, lam)[1],
-    make_args=_lasso_args,
-)
-
 __all__ = [
     "GridSearchResult",
     "SubgradientResult",
     "grid_search",
-    "l1_least_squares_value_and_subgradient",
     "l1_subgradient",
-    "mae_value_and_subgradient",
     "subgradient_descent",
 ]

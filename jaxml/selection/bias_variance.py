@@ -30,7 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxml.core.checks import check_array, check_int, check_scalar
-from jaxml.core.types import Array, PRNGKey
+from jaxml.core.types import Array, PRNGKey, float_dtype
+from jaxml.linear import polynomial_features, ridge_path_gram
 
 # ----------------------------------------------------------------------------------------------
 # bias-variance
@@ -126,19 +127,10 @@ def bias_variance(
     )
 
 
-def _polynomial_features(x: Array, degree: int) -> Array:
-    """φ(x) = [1, x, x², …, x^d] for scalar inputs x (N,) -> (N, d + 1). Cost Θ(Nd)."""
-    return x[:, None] ** jnp.arange(degree + 1, dtype=x.dtype)[None, :]
-
-
 def _ridge_solve(Phi, y, lam):
-    # (ΦᵀΦ + 2Nλ I) w = Φᵀy by eigendecomposition with a pseudo-inverse floor (λ = 0 allowed).
-    evals, evecs = jnp.linalg.eigh(Phi.T @ Phi)
-    denom = evals + 2.0 * Phi.shape[0] * lam
-    floor = jnp.finfo(Phi.dtype).eps * Phi.shape[1] * jnp.max(jnp.abs(evals))
-    safe = denom > floor
-    inv = jnp.where(safe, 1.0 / jnp.where(safe, denom, 1.0), 0.0)
-    return evecs @ (inv * (evecs.T @ (Phi.T @ y)))
+    """(ΦᵀΦ + 2Nλ I) w = Φᵀy by ``jaxml.linear.ridge_path_gram`` (pseudo-inverse floor: λ = 0
+    allowed, minimum norm when rank-deficient)."""
+    return ridge_path_gram(Phi.T @ Phi, Phi.T @ y, Phi.shape[0], jnp.reshape(lam, (1,)))[0]
 
 
 @functools.lru_cache(maxsize=64)
@@ -151,8 +143,8 @@ def make_polynomial_ridge(degree: int) -> Callable[[Array, Array, Array, Any], A
     check_int(degree, "degree", minimum=0)
 
     def fit_predict(x, y, x_test, lam):
-        w = _ridge_solve(_polynomial_features(x, degree), y, lam)
-        return _polynomial_features(x_test, degree) @ w
+        w = _ridge_solve(polynomial_features(x, degree), y, lam)
+        return polynomial_features(x_test, degree) @ w
 
     return fit_predict
 
@@ -172,8 +164,8 @@ def make_polynomial_ridge_upto(max_degree: int) -> Callable[[Array, Array, Array
     def fit_predict(x, y, x_test, hyper):
         degree, lam = hyper
         keep = (jnp.arange(max_degree + 1) <= degree).astype(x.dtype)[None, :]
-        w = _ridge_solve(_polynomial_features(x, max_degree) * keep, y, lam)
-        return (_polynomial_features(x_test, max_degree) * keep) @ w
+        w = _ridge_solve(polynomial_features(x, max_degree) * keep, y, lam)
+        return (polynomial_features(x_test, max_degree) * keep) @ w
 
     return fit_predict
 
@@ -199,7 +191,7 @@ def hoeffding_delta(n, eps, a=0.0, b=1.0, num_models=1) -> Array:
     """
     _check_hoeffding(n, a, b, num_models)
     check_scalar(eps, "eps", minimum=0.0, strict_min=True)
-    n, eps, a, b, k = (jnp.asarray(v, jnp.result_type(float)) for v in (n, eps, a, b, num_models))
+    n, eps, a, b, k = (jnp.asarray(v, float_dtype()) for v in (n, eps, a, b, num_models))
     return 2.0 * k * jnp.exp(-2.0 * n * eps**2 / (b - a) ** 2)
 
 
@@ -208,7 +200,7 @@ def hoeffding_epsilon(n, delta, a=0.0, b=1.0, num_models=1) -> Array:
     has |L_D − L_test| ≤ ε (K = 1: a single model). The inverse of ``hoeffding_delta``."""
     _check_hoeffding(n, a, b, num_models)
     check_scalar(delta, "delta", minimum=0.0, maximum=1.0, strict_min=True)
-    n, delta, a, b, k = (jnp.asarray(v, jnp.result_type(float)) for v in (n, delta, a, b, num_models))
+    n, delta, a, b, k = (jnp.asarray(v, float_dtype()) for v in (n, delta, a, b, num_models))
     return (b - a) * jnp.sqrt(jnp.log(2.0 * k / delta) / (2.0 * n))
 
 

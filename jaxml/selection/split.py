@@ -27,7 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxml.core.checks import check_array, check_int, check_same_length, check_scalar, check_xy
-from jaxml.core.types import Array, PRNGKey
+from jaxml.core.types import Array, PRNGKey, float_dtype
+from jaxml.linear import ridge_path_gram
 
 # ----------------------------------------------------------------------------------------------
 # splits
@@ -104,24 +105,18 @@ def weighted_ridge(X: Array, y: Array, sample_weight: Array, lam) -> Array:
     """Weighted ridge w = argmin (1/(2Σs)) Σ_n s_n (y_n − x_nᵀw)² + λ‖w‖².
 
     Normal equations (XᵀSX + 2(Σs)λ I) w = XᵀSy, S = diag(s); with s = 1 this is
-    ``jaxml.linear.ridge`` (scikit-learn ``Ridge(alpha=2Nλ, fit_intercept=False)``). Solved with
-    the eigendecomposition XᵀSX = V diag(e) Vᵀ, w = V diag(1/(e + 2Σsλ)) VᵀXᵀSy; eigenvalues
-    of the system below a relative floor are dropped (λ = 0 on rank-deficient data gives the
-    minimum-norm least-squares solution). Cost Θ(ND² + D³); under ``vmap`` over λ only the
-    Θ(D²) back-substitution is batched. Pure and jit-safe (no validation: used inside CV).
+    ``jaxml.linear.ridge`` (scikit-learn ``Ridge(alpha=2Nλ, fit_intercept=False)``). Solved by
+    ``jaxml.linear.ridge_path_gram`` from the sufficient statistics (XᵀSX, XᵀSy, Σs): the
+    eigendecomposition XᵀSX = V diag(e) Vᵀ, w = V diag(1/(e + 2Σsλ)) VᵀXᵀSy, with its
+    pseudo-inverse floor (λ = 0 on rank-deficient data gives the minimum-norm least-squares
+    solution). Cost Θ(ND² + D³); under ``vmap`` over λ only the Θ(D²) back-substitution is
+    batched. Pure and jit-safe (used inside CV).
 
     Args:
       X: (N, D). y: (N,). sample_weight: (N,) non-negative (0/1 fold masks in CV). lam: λ ≥ 0.
     """
     Xs = X * sample_weight[:, None]
-    gram = Xs.T @ X
-    rhs = Xs.T @ y
-    evals, evecs = jnp.linalg.eigh(gram)
-    denom = evals + 2.0 * jnp.sum(sample_weight) * lam
-    floor = jnp.finfo(denom.dtype).eps * X.shape[1] * jnp.max(jnp.abs(evals))
-    safe = denom > floor
-    inv = jnp.where(safe, 1.0 / jnp.where(safe, denom, 1.0), 0.0)
-    return evecs @ (inv * (evecs.T @ rhs))
+    return ridge_path_gram(Xs.T @ X, Xs.T @ y, jnp.sum(sample_weight), jnp.reshape(lam, (1,)))[0]
 
 
 def squared_error(w: Array, X: Array, y: Array) -> Array:
@@ -148,7 +143,7 @@ class CVResult(NamedTuple):
     variance: Array
 
 
-class GridSearchResult(NamedTuple):
+class GridSearchCVResult(NamedTuple):
     """K-fold cross-validation of every point of a hyper-parameter grid of G points.
 
     Attributes:
@@ -226,7 +221,7 @@ def _grid_search_cv(fit_fn, error_fn, X, y, hypers, test_masks, grid_batch_size=
             batch_size=grid_batch_size,
         )
     mean, variance = _summarize(fold_errors)
-    return GridSearchResult(fold_errors, mean, variance, jnp.argmin(mean).astype(jnp.int32))
+    return GridSearchCVResult(fold_errors, mean, variance, jnp.argmin(mean).astype(jnp.int32))
 
 
 def _resolve_masks(X, y, key, k, test_masks, dtype):
@@ -260,11 +255,6 @@ def _canonical(hyper, dtype):
     return jax.tree.map(fix, hyper)
 
 
-def _float(X):
-    X = jnp.asarray(X)
-    return X.dtype if jnp.issubdtype(X.dtype, jnp.floating) else jnp.result_type(float)
-
-
 def cross_validate(
     fit_fn: Callable[[Array, Array, Array, Any], Any],
     error_fn: Callable[[Any, Array, Array], Array],
@@ -292,7 +282,7 @@ def cross_validate(
     Returns:
       ``CVResult(fold_errors (K,), mean, variance)``. Cost: K fits and K evaluations on N rows.
     """
-    dtype = _float(X)
+    dtype = float_dtype(jnp.asarray(X))
     masks = _resolve_masks(X, y, key, k, test_masks, dtype)
     hyper = _canonical(hyper, dtype)
     return _cross_validate(fit_fn, error_fn, jnp.asarray(X), jnp.asarray(y), hyper, masks)
@@ -310,7 +300,7 @@ def grid_search_cv(
     test_masks: Array | None = None,
     grid_batch_size: int | None = None,
     warm_start: bool = False,
-) -> GridSearchResult:
+) -> GridSearchCVResult:
     """Grid search by K-fold CV, vmapped over the grid and over the folds in one jitted call.
 
     ``hypers`` is a pytree whose leaves share a leading axis of G grid points (e.g. an array of
@@ -331,9 +321,9 @@ def grid_search_cv(
     grid monotonically). Exclusive with ``grid_batch_size``.
 
     Returns:
-      ``GridSearchResult(fold_errors (G, K), mean (G,), variance (G,), best_index)``.
+      ``GridSearchCVResult(fold_errors (G, K), mean (G,), variance (G,), best_index)``.
     """
-    dtype = _float(X)
+    dtype = float_dtype(jnp.asarray(X))
     masks = _resolve_masks(X, y, key, k, test_masks, dtype)
     sizes = {np.shape(leaf)[0] if np.ndim(leaf) else None for leaf in jax.tree.leaves(hypers)}
     if None in sizes or len(sizes) != 1:
@@ -355,7 +345,7 @@ def _ridge_fit(X, y, sample_weight, lam):
     return weighted_ridge(X, y, sample_weight, lam)
 
 
-def ridge_cv(X: Array, y: Array, lams: Array, *, key: PRNGKey, k: int = 5) -> GridSearchResult:
+def ridge_cv(X: Array, y: Array, lams: Array, *, key: PRNGKey, k: int = 5) -> GridSearchCVResult:
     """Ridge (the course's λ: (XᵀX + 2Nλ I)w = Xᵀy on the training folds) cross-validated over
     the grid ``lams`` (G,), with the squared error: ``grid_search_cv(weighted_ridge, ...)``."""
     check_xy(X, y)
@@ -365,7 +355,7 @@ def ridge_cv(X: Array, y: Array, lams: Array, *, key: PRNGKey, k: int = 5) -> Gr
 
 __all__ = [
     "CVResult",
-    "GridSearchResult",
+    "GridSearchCVResult",
     "cross_validate",
     "grid_search_cv",
     "kfold_assignments",

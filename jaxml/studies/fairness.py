@@ -20,6 +20,7 @@ from jaxml.fairness import (
     calibration_tradeoff,
     fair_logistic_features,
     fair_logistic_loss,
+    fair_penalty_weights,
     independence,
     make_fair_batch,
     make_planted_bias,
@@ -32,7 +33,7 @@ from jaxml.studies import StudyContext, StudyResult, savefig, study
 BASE_RATES = (0.3, 0.6)
 THRESHOLD = 0.5
 LEARNING_RATE = 0.05
-# Built once: fit's compile cache is keyed on (loss, optimizer), so the whole μ sweep compiles once.
+# Built once: with μ traced (fit's hparams) the whole μ sweep runs one compiled program.
 _OPTIMIZER = optax.adam(LEARNING_RATE)
 
 
@@ -54,14 +55,19 @@ class FairnessEval(NamedTuple):
 def train_fair_logistic(
     features, y, group, *, num_groups: int, mu_independence=0.0, mu_separation=0.0, key, num_steps
 ):
-    """Minimize BCE + μ_I·gap_I + μ_S·gap_S with Adam (full batch) through ``core.train.fit``."""
-    batch = make_fair_batch(
-        features, y, group, mu_independence=mu_independence, mu_separation=mu_separation
-    )
+    """Minimize BCE + μ_I·gap_I + μ_S·gap_S with Adam (full batch) through ``core.train.fit``.
+
+    μ is a traced hyper-parameter (``fit``'s ``hparams``). Scalars μ_I, μ_S train one model,
+    w (D,); 1-D arrays (of one length R, or one of them a scalar) train the R models of a sweep
+    together as one vmapped program (``fit(..., sweep=True)``), w (R, D).
+    """
+    mu_i, mu_s = jnp.broadcast_arrays(jnp.asarray(mu_independence), jnp.asarray(mu_separation))
+    penalty = fair_penalty_weights(mu_independence=mu_i, mu_separation=mu_s, dtype=features.dtype)
     w0 = jnp.zeros((features.shape[1],), features.dtype)
     result = fit(
-        fair_logistic_loss(num_groups), _OPTIMIZER, w0, batch, key=key, num_steps=num_steps,
-        has_aux=True, progress=False,
+        fair_logistic_loss(num_groups), _OPTIMIZER, w0, make_fair_batch(features, y, group),
+        key=key, num_steps=num_steps, hparams=penalty, sweep=mu_i.ndim == 1, has_aux=True,
+        progress=False,
     )
     return result.state.params
 
@@ -115,11 +121,12 @@ def fairness_criteria(ctx: StudyContext) -> StudyResult:
     sweeps: dict[str, list[FairnessEval]] = {"independence": [], "separation": []}
     weights = {}
     for penalty in sweeps:
-        for mu in mus:
-            kwargs = {f"mu_{penalty}": mu}
-            w = train_fair_logistic(
-                f_tr, y_tr, g_tr, num_groups=num_groups, key=fit_key, num_steps=num_steps, **kwargs
-            )
+        # the whole μ sweep of one penalty: one vmapped training run
+        kwargs = {f"mu_{penalty}": jnp.asarray(mus)}
+        ws = train_fair_logistic(
+            f_tr, y_tr, g_tr, num_groups=num_groups, key=fit_key, num_steps=num_steps, **kwargs
+        )
+        for mu, w in zip(mus, ws, strict=True):
             weights[penalty, mu] = w
             sweeps[penalty].append(
                 evaluate_fairness(w, f_te, y_te, g_te, num_groups=num_groups)

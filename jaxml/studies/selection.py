@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxml.linear import polynomial_features
 from jaxml.selection import (
     bias_variance,
     grid_search_cv,
@@ -84,15 +85,6 @@ def bias_variance_study(ctx: StudyContext) -> StudyResult:
 DEGREE = 9
 
 
-def _poly_ridge_fit(Phi, y, weight, lam):
-    # weighted ridge (1/(2Σs))Σ s(y − φᵀw)² + λ‖w‖², via the eigendecomposition of ΦᵀSΦ
-    return weighted_ridge(Phi, y, weight, lam)
-
-
-def _features(x):
-    return x[:, None] ** jnp.arange(DEGREE + 1, dtype=x.dtype)[None, :]
-
-
 @study("cross_validation", CHAPTER, "5-fold cross-validation error against the ridge λ")
 def cross_validation_study(ctx: StudyContext) -> StudyResult:
     """Ridge on degree-9 polynomial features of 40 noisy sine samples; 5-fold CV over a grid of
@@ -106,11 +98,12 @@ def cross_validation_study(ctx: StudyContext) -> StudyResult:
     with jax.enable_x64(True):
         x, y = make_sine_regression(ctx.key("cv-data"), n, noise=0.3, dtype=jnp.float64)
         x_test, y_test = make_sine_regression(ctx.key("cv-test"), 5000, noise=0.3, dtype=jnp.float64)
-        Phi, Phi_test = _features(x), _features(x_test)
+        Phi, Phi_test = polynomial_features(x, DEGREE), polynomial_features(x_test, DEGREE)
+        # weighted ridge (1/(2Σs))Σ s(y − φᵀw)² + λ‖w‖² on the training folds
         grid = grid_search_cv(
-            _poly_ridge_fit, squared_error, Phi, y, jnp.asarray(lams), key=ctx.key("cv-folds"), k=k
+            weighted_ridge, squared_error, Phi, y, jnp.asarray(lams), key=ctx.key("cv-folds"), k=k
         )
-        full = jax.vmap(lambda lam: _poly_ridge_fit(Phi, y, jnp.ones(n), lam))(jnp.asarray(lams))
+        full = jax.vmap(lambda lam: weighted_ridge(Phi, y, jnp.ones(n), lam))(jnp.asarray(lams))
         test_error = np.asarray(jnp.mean((y_test[None, :] - full @ Phi_test.T) ** 2, axis=1))
         mean, variance = np.asarray(grid.mean), np.asarray(grid.variance)
     stderr = np.sqrt(variance / k)

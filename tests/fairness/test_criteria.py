@@ -1,5 +1,6 @@
 """Fairness criteria: fairlearn / brute-force references, relaxations, penalties, impossibility."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,6 +20,7 @@ from jaxml.fairness import (
     encode_groups,
     fair_logistic_features,
     fair_logistic_loss,
+    fair_penalty_weights,
     independence,
     make_fair_batch,
     make_planted_bias,
@@ -187,17 +189,18 @@ def test_jit_equals_eager_and_vmap_over_thresholds():
     np.testing.assert_allclose(suf(scores), sufficiency(y, scores, codes).difference, rtol=1e-6)
 
 
-def test_no_recompilation_on_second_call():
+def test_no_recompilation_on_second_call(monkeypatch):
+    for name in ("_separation", "_independence"):
+        body = chex.assert_max_traces(getattr(C, name).__wrapped__, n=1)
+        monkeypatch.setattr(C, name, jax.jit(body, static_argnames="num_groups"))
     group, y_true, y_pred = _random_predictions(0)
     codes = encode_groups(group).codes
     separation(y_true, y_pred, codes, num_groups=3)
     independence(y_pred, codes, num_groups=3)
-    before = (C._separation._cache_size(), C._independence._cache_size())
     group2, y_true2, y_pred2 = _random_predictions(1)
     codes2 = encode_groups(group2).codes
     r = separation(y_true2, y_pred2, codes2, num_groups=3)
     independence(y_pred2, codes2, num_groups=3)
-    assert (C._separation._cache_size(), C._independence._cache_size()) == before
     assert float(r.difference) == pytest.approx(
         equalized_odds_difference(y_true2, y_pred2, sensitive_features=group2), rel=1e-6
     )
@@ -241,7 +244,9 @@ def test_bad_input_raises():
     with pytest.raises(ValueError, match="scores contains"):
         soft_independence_gap(np.full(6, np.nan), g)
     with pytest.raises(ValueError, match="mu_independence must be a finite number >= 0"):
-        make_fair_batch(np.ones((6, 2)), y, g, mu_independence=-1.0)
+        fair_penalty_weights(mu_independence=-1.0)
+    with pytest.raises(ValueError, match="mu_separation must be a finite number >= 0"):
+        fair_penalty_weights(mu_separation=np.nan)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -306,9 +311,10 @@ _TX = optax.adam(0.05)
 
 def _train_and_measure(data, mu_i, mu_s, key):
     f_tr, y_tr, g_tr, f_te, y_te, g_te = data
-    batch = make_fair_batch(f_tr, y_tr, g_tr, mu_independence=mu_i, mu_separation=mu_s)
+    batch = make_fair_batch(f_tr, y_tr, g_tr)
     w0 = jnp.zeros((f_tr.shape[1],))
-    res = fit(fair_logistic_loss(2), _TX, w0, batch, key=key, num_steps=600, has_aux=True)
+    res = fit(fair_logistic_loss(2), _TX, w0, batch, key=key, num_steps=600, has_aux=True,
+              hparams=fair_penalty_weights(mu_independence=mu_i, mu_separation=mu_s))
     decisions = jax.nn.sigmoid(f_te @ res.state.params) >= 0.5
     return (
         float(independence(decisions, g_te, num_groups=2).difference),
@@ -335,16 +341,46 @@ def test_penalty_through_fit_reduces_hard_gaps(key):
 
 def test_fair_logistic_loss_gradient(x64, key):
     X, y, g = make_planted_bias(key, 200, dtype=jnp.float64)
-    batch = make_fair_batch(fair_logistic_features(X, g, 2), y, g, mu_independence=0.7,
-                            mu_separation=0.3)
+    batch = make_fair_batch(fair_logistic_features(X, g, 2), y, g)
+    mu = fair_penalty_weights(mu_independence=0.7, mu_separation=0.3, dtype=jnp.float64)
     w = 0.3 * jax.random.normal(key, (4,), jnp.float64)
     loss = fair_logistic_loss(2)
-    check_grads(lambda w_: loss(w_, batch)[0], (w,), order=1, modes=("rev",))
-    # with μ = 0 it is the logistic loss of the course
-    plain = make_fair_batch(batch.x, y, g)
+    check_grads(lambda w_: loss(w_, batch, hparams=mu)[0], (w,), order=1, modes=("rev",))
+    # with μ = 0 (no hparams) it is the logistic loss of the course
     t = batch.x @ w
     expected = jnp.mean(jnp.logaddexp(0.0, t) - batch.y * t)
-    np.testing.assert_allclose(float(loss(w, plain)[0]), float(expected), rtol=1e-12)
+    np.testing.assert_allclose(float(loss(w, batch)[0]), float(expected), rtol=1e-12)
+    value, aux = loss(w, batch, hparams=mu)
+    penalized = expected + 0.7 * aux["soft_independence_gap"] + 0.3 * aux["soft_separation_gap"]
+    np.testing.assert_allclose(float(value), float(penalized), rtol=1e-12)
+
+
+def test_mu_sweep_reuses_one_program_and_matches_a_numpy_adam_loop(key):
+    # μ_I and μ_S are fit's traced hparams: two different values trace the loss once, and the
+    # result equals a plain numpy Adam loop on the same objective.
+    X, y, g = make_planted_bias(key, 300)
+    batch = make_fair_batch(fair_logistic_features(X, g, 2), y, g)
+    counted = chex.assert_max_traces(fair_logistic_loss(2), n=1)
+    w0 = jnp.zeros((batch.x.shape[1],))
+    tx = optax.adam(0.05)
+    for mu_i, mu_s in ((0.0, 0.0), (2.0, 0.5)):
+        mu = fair_penalty_weights(mu_independence=mu_i, mu_separation=mu_s)
+        res = fit(counted, tx, w0, batch, key=key, num_steps=5, has_aux=True, hparams=mu)
+        expected = _numpy_adam(lambda w, mu=mu: fair_logistic_loss(2)(w, batch, hparams=mu)[0], w0, 5)
+        np.testing.assert_allclose(res.state.params, expected, rtol=2e-5, atol=1e-6)
+
+
+def _numpy_adam(loss, w, steps, lr=0.05, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam written out (Kingma & Ba), gradients from jax.grad of the loss."""
+    w = np.asarray(w, np.float64)
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    for t in range(1, steps + 1):
+        grad = np.asarray(jax.grad(loss)(jnp.asarray(w, jnp.float32)), np.float64)
+        m = b1 * m + (1 - b1) * grad
+        v = b2 * v + (1 - b2) * grad**2
+        w = w - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    return w
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Logistic regression: stable loss, hand gradient/Hessian, solvers vs scikit-learn."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -57,6 +58,16 @@ def test_sigmoid_and_loss_are_stable_at_large_margins(x64):
     assert float(loss) == pytest.approx(2e4 / 4, rel=1e-15)
     grad = logistic_grad(jnp.array([1e4]), X, y, 0.0)
     np.testing.assert_allclose(grad, [(0.0 + 1.0 - 1.0 * 0 + 1.0) / 4 * 1.0], rtol=1e-15)
+
+
+def test_logistic_nll_matches_numpy_and_is_exact_at_large_logits(x64):
+    z = np.array([-1e4, -3.0, 0.0, 2.5, 1e4])
+    y = np.array([1.0, 0.0, 1.0, 1.0, 0.0])
+    per_sample = np.logaddexp(0.0, z) - y * z  # 1e4, log(1+e^-3), log 2, log(1+e^-2.5), 1e4
+    assert float(lg.logistic_nll(jnp.asarray(z), jnp.asarray(y))) == pytest.approx(per_sample.mean(), rel=1e-15)
+    v = np.array([0.1, 0.2, 0.3, 0.2, 0.2])
+    assert float(lg.logistic_nll(jnp.asarray(z), jnp.asarray(y), jnp.asarray(v))) == pytest.approx(
+        v @ per_sample, rel=1e-15)
 
 
 def test_loss_matches_direct_formula(x64, key):
@@ -201,6 +212,26 @@ def test_gradient_descent_decreases_to_the_optimum(x64, key):
     np.testing.assert_allclose(result.state.params, optimum.w, atol=1e-4)
 
 
+def _numpy_gd(X, y, lam, lr, steps):
+    """w ← w − γ[(1/N)Xᵀ(σ(Xw) − y) + λw] from w = 0, in numpy."""
+    w = np.zeros(X.shape[1])
+    for _ in range(steps):
+        w = w - lr * (X.T @ (1 / (1 + np.exp(-X @ w)) - y) / len(y) + lam * w)
+    return w
+
+
+def test_gradient_descent_reuses_one_program_for_every_lambda_and_learning_rate(x64, key, monkeypatch):
+    # λ and γ are fit's traced hparams (γ written into the module's one inject_hyperparams SGD):
+    # the loss is traced once for both calls, and each run equals plain numpy GD.
+    monkeypatch.setattr(lg, "_gd_objective", chex.assert_max_traces(lg._gd_objective, n=1))
+    X, y = _breast_cancer(100)
+    for lam, lr in ((0.1, 0.5), (0.01, 0.2)):
+        result = fit_logistic_gd(X, y, lam, learning_rate=lr, num_steps=20, key=key)
+        np.testing.assert_allclose(result.state.params, _numpy_gd(X, y, lam, lr, 20), rtol=1e-12, atol=1e-14)
+        w1 = _numpy_gd(X, y, lam, lr, 1)
+        assert result.history["loss"][1] == pytest.approx(float(logistic_loss(w1, X, y, lam)), rel=1e-12)
+
+
 def test_sample_weights_equal_repetition(x64):
     X, y = _breast_cancer(80)
     counts = np.arange(X.shape[0]) % 3  # 0, 1 or 2 copies
@@ -224,14 +255,18 @@ def test_vmap_over_lambda_equals_loop_and_jit_equals_eager(x64):
     assert float(jitted) == pytest.approx(float(eager), rel=1e-14)
 
 
-def test_no_recompilation_on_second_call(x64):
+def test_no_recompilation_on_second_call(x64, monkeypatch):
+    # λ, tol and max_iter are traced: a second call with new values reuses the program.
+    for name in ("_fit_binary_newton", "_fit_binary_lbfgs"):
+        body = chex.assert_max_traces(getattr(lg, name).__wrapped__, n=1)
+        monkeypatch.setattr(lg, name, jax.jit(body, static_argnames="fit_intercept"))
     X, y = _breast_cancer(60)
     fit_logistic_newton(X, y, 0.1)
     fit_logistic_lbfgs(X, y, 0.1)
-    sizes = (lg._fit_binary_newton._cache_size(), lg._fit_binary_lbfgs._cache_size())
-    fit_logistic_newton(X, y, 0.2, tol=1e-6, max_iter=20)
-    fit_logistic_lbfgs(X, y, 0.2, tol=1e-6, max_iter=20)
-    assert (lg._fit_binary_newton._cache_size(), lg._fit_binary_lbfgs._cache_size()) == sizes
+    newton = fit_logistic_newton(X, y, 0.2, tol=1e-9, max_iter=20)
+    lbfgs = fit_logistic_lbfgs(X, y, 0.2, tol=1e-9, max_iter=200)
+    assert float(newton.grad_norm) <= 1e-9 and float(lbfgs.grad_norm) <= 1e-9
+    np.testing.assert_allclose(lbfgs.w, newton.w, rtol=1e-6, atol=1e-9)
 
 
 def test_float32_solution_close_to_float64():

@@ -1,5 +1,6 @@
 """Least squares, ridge, lasso, polynomial features, costs and likelihoods (jaxml.linear.regression)."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -144,6 +145,23 @@ def test_ridge_zero_lambda_rank_deficient_is_minimum_norm_not_nan(x64):
     np.testing.assert_allclose(path[0], np.linalg.pinv(X) @ y, rtol=1e-8, atol=1e-10)
 
 
+def test_spectral_ridge_floor_is_relative_to_the_largest_eigenvalue(x64):
+    # One floor, D·eps·Λ_max, for ridge's fallback, the ridge path and the CV/bias-variance
+    # learners: a direction with eigenvalue below it is dropped (pinv), one above it is kept.
+    d = 4
+    evecs = jnp.eye(d)
+    floor = d * np.finfo(np.float64).eps * 1e4
+    evals = jnp.asarray([0.5 * floor, 2.0 * floor, 1.0, 1e4])
+    xty = jnp.ones(d)
+    w = R._spectral_ridge(evals, evecs, xty, jnp.zeros(1))[0]
+    np.testing.assert_allclose(w, [0.0, 1 / (2.0 * floor), 1.0, 1e-4], rtol=1e-12)
+    # 2Nλ lifts a dropped direction above the floor: exact ridge there
+    w = R._spectral_ridge(evals, evecs, xty, jnp.asarray([floor]))[0]
+    np.testing.assert_allclose(w[0], 1 / (1.5 * floor), rtol=1e-12)
+    # an all-zero Gram gives w = 0, not NaN
+    assert np.all(np.asarray(R._spectral_ridge(jnp.zeros(d), evecs, xty, jnp.zeros(1))) == 0.0)
+
+
 def test_ridge_float32_close_to_float64():
     X, y = _data(n=100, d=5)
     w = R.ridge(jnp.asarray(X, jnp.float32), jnp.asarray(y, jnp.float32), 0.01)
@@ -153,17 +171,22 @@ def test_ridge_float32_close_to_float64():
     np.testing.assert_allclose(w, ref, rtol=1e-4, atol=1e-5)
 
 
-def test_no_recompilation_on_second_call(x64):
+def test_no_recompilation_on_second_call(x64, monkeypatch):
+    # Each jitted core traced at most once: new data, λ, tol and max_iter reuse the program.
+    for name, static in (("_ridge", ()), ("_lasso", ("method",)), ("_least_squares", ())):
+        body = chex.assert_max_traces(getattr(R, name).__wrapped__, n=1)
+        monkeypatch.setattr(R, name, jax.jit(body, static_argnames=static))
     X, y = _data(n=40, d=4)
     X2, y2 = _data(seed=3, n=40, d=4)
-    R.ridge(X, y, 0.1)
+    w = R.ridge(X, y, 0.1)
     R.lasso_cd(X, y, 0.1)
     R.least_squares(X, y)
-    sizes = (R._ridge._cache_size(), R._lasso._cache_size(), R._least_squares._cache_size())
-    R.ridge(X2, y2, 0.7)
-    R.lasso_cd(X2, y2, 0.05, tol=1e-8, max_iter=50)
+    w2 = R.ridge(X2, y2, 0.7)
+    lasso2 = R.lasso_cd(X2, y2, 0.05, tol=1e-8, max_iter=50)
     R.least_squares(X2, y2)
-    assert (R._ridge._cache_size(), R._lasso._cache_size(), R._least_squares._cache_size()) == sizes
+    np.testing.assert_allclose(w, np.linalg.solve(X.T @ X + 2 * 40 * 0.1 * np.eye(4), X.T @ y), rtol=1e-10)
+    np.testing.assert_allclose(w2, np.linalg.solve(X2.T @ X2 + 2 * 40 * 0.7 * np.eye(4), X2.T @ y2), rtol=1e-10)
+    assert int(lasso2.n_iter) <= 50
 
 
 # ------------------------------------------------------------------ lasso

@@ -1,5 +1,6 @@
 """Splits, K-fold CV and grid search (vmapped) against loops, numpy and scikit-learn."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,7 +9,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import cross_val_score
 
-from jaxml.linear import fit_logistic_lbfgs, fit_logistic_newton
+from jaxml.linear import fit_logistic_lbfgs, fit_logistic_newton, ridge_path
 from jaxml.selection import (
     cross_validate,
     grid_search_cv,
@@ -69,6 +70,12 @@ def test_weighted_ridge_closed_form_and_subset(x64):
     Xs, ys = X[keep], y[keep]
     direct_sub = np.linalg.solve(Xs.T @ Xs + 2 * keep.sum() * lam * np.eye(d), Xs.T @ ys)
     np.testing.assert_allclose(w_sub, direct_sub, rtol=1e-9)
+    # λ = 0 on rank-deficient data (a duplicated column): the minimum-norm solution, as
+    # jaxml.linear's ridge path (the same spectral solver and floor) and numpy's pinv
+    X2 = np.concatenate([X[:, :3], X[:, :3]], axis=1)
+    w0 = weighted_ridge(jnp.asarray(X2), jnp.asarray(y), jnp.ones(n), 0.0)
+    np.testing.assert_allclose(w0, np.linalg.pinv(X2) @ y, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(w0, ridge_path(X2, y, jnp.zeros(1))[0], rtol=1e-12, atol=1e-14)
 
 
 def test_cross_validate_equals_loop_and_sklearn(x64, key):
@@ -132,14 +139,19 @@ def test_logistic_grid_search_matches_sklearn_accuracy(x64, key):
         np.testing.assert_allclose(1 - np.asarray(grid.fold_errors[i]), ref, atol=1e-12)
 
 
-def test_no_recompilation_on_second_call(x64, key):
+def test_no_recompilation_on_second_call(x64, key, monkeypatch):
+    # New λ (a Python float, then an array) and new folds reuse the compiled CV program.
+    statics = {"_cross_validate": ("fit_fn", "error_fn"),
+               "_grid_search_cv": ("fit_fn", "error_fn", "grid_batch_size", "warm_start")}
+    for name, static in statics.items():
+        body = chex.assert_max_traces(getattr(sp, name).__wrapped__, n=1)
+        monkeypatch.setattr(sp, name, jax.jit(body, static_argnames=static))
     X, y = _diabetes(100)
     cross_validate(_ridge_fit, squared_error, X, y, 0.1, key=key, k=5)
     grid_search_cv(_ridge_fit, squared_error, X, y, jnp.ones(3), key=key, k=5)
-    sizes = (sp._cross_validate._cache_size(), sp._grid_search_cv._cache_size())
-    cross_validate(_ridge_fit, squared_error, X, y, 0.5, key=jax.random.key(3), k=5)
-    grid_search_cv(_ridge_fit, squared_error, X, y, jnp.full(3, 2.0), key=jax.random.key(3), k=5)
-    assert (sp._cross_validate._cache_size(), sp._grid_search_cv._cache_size()) == sizes
+    cv = cross_validate(_ridge_fit, squared_error, X, y, 0.5, key=jax.random.key(3), k=5)
+    grid = grid_search_cv(_ridge_fit, squared_error, X, y, jnp.full(3, 0.5), key=jax.random.key(3), k=5)
+    np.testing.assert_allclose(grid.mean, np.full(3, float(cv.mean)), rtol=1e-12)
 
 
 def test_bad_input_raises(key):
