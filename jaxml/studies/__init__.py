@@ -112,10 +112,13 @@ def run_experiment(*studies: Callable[[StudyContext], StudyResult], out: str, de
 def load_studies() -> list[Study]:
     """Import the ``studies_module`` of every row of ``jaxml.families.FAMILIES`` (course order)
     and return the registered studies. A listed module that does not import raises."""
-    from jaxml.families import import_study_modules
+    from jaxml.families import FAMILIES, import_study_modules
 
     import_study_modules()
-    return STUDIES
+    # in the table's order, whichever module a caller happened to import first
+    order = [f.studies_module for f in FAMILIES if f.studies_module]
+    rank = {module: i for i, module in enumerate(order)}
+    return sorted(STUDIES, key=lambda s: rank.get(s.run.__module__, len(order)))
 
 
 __all__ = [

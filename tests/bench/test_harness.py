@@ -73,11 +73,19 @@ def test_run_benchmarks_writes_json_and_markdown(tmp_path, monkeypatch):
 def test_load_entries_reads_the_families_table(monkeypatch):
     import sys
 
+    name = "jaxml.bench.fairness"
+    before = sys.modules.pop(name, None)  # imported afresh below, so that it registers again
     monkeypatch.setattr(harness, "ENTRIES", {})
-    monkeypatch.delitem(sys.modules, "jaxml.bench.fairness", raising=False)  # registers afresh
-    row = families.Family("toy", "jaxml.linear", "1", "toy", bench_module="jaxml.bench.fairness")
+    row = families.Family("toy", "jaxml.linear", "1", "toy", bench_module=name)
     monkeypatch.setattr(families, "FAMILIES", (row,))
-    assert {e.family for e in harness.load_entries().values()} == {"fairness"}
+    try:
+        assert {e.family for e in harness.load_entries().values()} == {"fairness"}
+    finally:
+        # the module imported here registered into the temporary ENTRIES: forget it, so that a
+        # later load_entries imports it again into the real table
+        sys.modules.pop(name, None)
+        if before is not None:
+            sys.modules[name] = before
 
 
 def test_a_listed_bench_module_that_does_not_import_is_an_error(monkeypatch):
