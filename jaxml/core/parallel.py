@@ -53,7 +53,7 @@ def _replicate_leaf(x, sharding: NamedSharding):
     return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
 
-def replicate(tree, mesh: Mesh):
+def replicate_global(tree, mesh: Mesh):
     """Every leaf of ``tree`` as a global array with a full copy on each device of ``mesh``."""
     sharding = NamedSharding(mesh, PartitionSpec())
     return jax.tree.map(lambda x: _replicate_leaf(x, sharding), tree)
@@ -63,6 +63,42 @@ def shard_batch(batch, mesh: Mesh):
     """Inside a jitted step: split every leaf of the global batch along its first axis."""
     sharding = NamedSharding(mesh, PartitionSpec(AXIS))
     return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), batch)
+
+
+# ---- per-device layouts, for code written in the pmap / shard_map style (a leading device axis)
+
+
+def replicate(tree, n: int | None = None):
+    """Give every leaf a leading axis of length n (default: the local device count)."""
+    n = jax.local_device_count() if n is None else n
+    return jax.tree.map(lambda x: jax.numpy.broadcast_to(jax.numpy.asarray(x), (n, *np.shape(x))), tree)
+
+
+def unreplicate(tree):
+    """The first copy of a tree with a leading device axis."""
+    return jax.tree.map(lambda x: x[0], tree)
+
+
+def shard_global_batches(batches, *, process_index: int | None = None, process_count: int | None = None,
+                         local_devices: int | None = None):
+    """[steps, B, ...] global batches -> [L, steps, B/(P·L), ...], this process's part.
+
+    Process p keeps rows [p·B/P, (p+1)·B/P) of every batch and splits them among its L devices:
+    the rows ``fit(..., data_parallel=True)`` gives each device.
+    """
+    p = jax.process_index() if process_index is None else process_index
+    P = jax.process_count() if process_count is None else process_count
+    L = jax.local_device_count() if local_devices is None else local_devices
+
+    def shard(x):
+        steps, B = np.shape(x)[:2]
+        check_divisible(B, P * L)
+        per_process = B // P
+        mine = x[:, p * per_process : (p + 1) * per_process]
+        mine = mine.reshape(steps, L, per_process // L, *np.shape(x)[2:])
+        return jax.numpy.moveaxis(mine, 1, 0)
+
+    return jax.tree.map(shard, batches)
 
 
 def _step_batch(key, step, batches):
@@ -83,4 +119,14 @@ def fit_data_parallel(loss_fn, tx, params, batches, *, has_aux: bool = False):
     return result.state, result.history
 
 
-__all__ = ["AXIS", "check_divisible", "data_mesh", "fit_data_parallel", "replicate", "shard_batch"]
+__all__ = [
+    "AXIS",
+    "check_divisible",
+    "data_mesh",
+    "fit_data_parallel",
+    "replicate",
+    "replicate_global",
+    "shard_batch",
+    "shard_global_batches",
+    "unreplicate",
+]

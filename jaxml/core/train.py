@@ -138,6 +138,7 @@ def make_train_step(
     with_key: bool = False,
     with_hparams: bool = False,
     with_model_state: bool = False,
+    axis_name: str | None = None,
 ) -> Callable[[TrainState, Batch, PRNGKey], tuple[TrainState, Metrics]]:
     """Build the default ``train_step(state, batch, key) -> (state, metrics)`` for ``loss_fn``.
 
@@ -148,6 +149,10 @@ def make_train_step(
     - ``loss``, or ``(loss, metrics)`` with ``has_aux``;
     - with ``with_model_state``: ``(loss, new_model_state)``, or ``(loss, (new_model_state,
       metrics))`` with ``has_aux``.
+
+    ``axis_name`` is for a step you map yourself with ``pmap``/``shard_map`` over a named axis:
+    the loss, gradients and metrics are then averaged across it with ``lax.pmean`` (``fit``'s own
+    ``data_parallel=True`` needs none of this: XLA inserts the reductions).
 
     Returns:
       A pure function; its metrics hold ``loss`` (before the update), ``grad_norm`` = ‖g_t‖₂
@@ -177,6 +182,8 @@ def make_train_step(
         (loss, (model_state, aux)), grads = jax.value_and_grad(objective, has_aux=True)(
             state.params, batch, state, key
         )
+        if axis_name is not None:
+            loss, grads, aux = jax.lax.pmean((loss, grads, aux), axis_name)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), **aux}
@@ -601,7 +608,7 @@ def fit(
             for k, v in restored["history"].items():
                 history[k][:saved_step] = v
     if mesh is not None:
-        state, data, key = parallel.replicate((state, data, key), mesh)
+        state, data, key = parallel.replicate_global((state, data, key), mesh)
 
     step = int(np.max(jax.device_get(state.step)))
     bar = tqdm(total=num_steps, initial=step, desc=desc, disable=None if progress is None else not progress)

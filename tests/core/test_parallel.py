@@ -17,7 +17,15 @@ import optax
 import pytest
 
 from jaxml.core.data import make_batches
-from jaxml.core.parallel import check_divisible, data_mesh, fit_data_parallel, replicate
+from jaxml.core.parallel import (
+    check_divisible,
+    data_mesh,
+    fit_data_parallel,
+    replicate,
+    replicate_global,
+    shard_global_batches,
+    unreplicate,
+)
 from jaxml.core.train import create_train_state, fit, make_train_step, run_steps
 
 WORKER = Path(__file__).with_name("_parallel_worker.py")
@@ -82,11 +90,13 @@ def test_two_processes_with_two_devices_each_equal_one_device(tmp_path):
 def test_one_device_mesh_and_bad_batch_sizes():
     X, y = jnp.ones((30, 2)), jnp.ones(30)
     mesh = data_mesh()
-    tree = replicate({"a": jnp.arange(3.0), "k": jax.random.key(1)}, mesh)
+    tree = replicate_global({"a": jnp.arange(3.0), "k": jax.random.key(1)}, mesh)
     assert tree["a"].sharding.is_fully_replicated
     np.testing.assert_array_equal(jax.random.key_data(tree["k"]), jax.random.key_data(jax.random.key(1)))
     with pytest.raises(ValueError, match="not divisible by the 4 devices"):
         check_divisible(6, 4)
+    with pytest.raises(ValueError, match="divisible"):
+        shard_global_batches(np.zeros((1, 6, 2)), process_index=0, process_count=1, local_devices=4)
     # one device: data_parallel is the plain run
     loss = lambda w, b: jnp.mean((b[1] - b[0] @ w) ** 2)
     kw = dict(key=jax.random.key(0), num_steps=5, batch_size=6, progress=False)
@@ -104,3 +114,27 @@ def test_fit_data_parallel_on_premade_batches_equals_a_scan_of_the_train_step():
                              batches)
     np.testing.assert_allclose(state.params, ref.params, rtol=1e-6)
     np.testing.assert_allclose(history["loss"], metrics["loss"], rtol=1e-6)
+
+
+def test_per_device_layout_gives_each_device_its_contiguous_slice():
+    batches = np.arange(2 * 8 * 3).reshape(2, 8, 3)
+    shards = shard_global_batches(batches, process_index=1, process_count=2, local_devices=2)
+    assert shards.shape == (2, 2, 2, 3)  # [local devices, steps, per-device batch, features]
+    np.testing.assert_array_equal(shards[0, 0], batches[0, 4:6])
+    np.testing.assert_array_equal(shards[1, 1], batches[1, 6:8])
+    tree = {"a": np.ones(3)}
+    np.testing.assert_array_equal(unreplicate(replicate(tree, 4))["a"], tree["a"])
+
+
+def test_a_train_step_mapped_by_hand_with_pmap_averages_over_its_axis():
+    X, y = jax.random.normal(jax.random.key(0), (16, 3)), jnp.arange(16.0)
+    loss = lambda w, b: jnp.mean((b[1] - b[0] @ w) ** 2)
+    tx = optax.sgd(0.01)
+    state = create_train_state(jnp.zeros(3), tx)
+    n = jax.local_device_count()
+    mapped = jax.pmap(make_train_step(loss, tx, axis_name="d"), axis_name="d")
+    halves = jax.tree.map(lambda a: a.reshape(n, -1, *a.shape[1:]), (X, y))
+    new, metrics = mapped(replicate(state, n), halves)
+    ref, ref_metrics = make_train_step(loss, tx)(state, (X, y))
+    np.testing.assert_allclose(unreplicate(new).params, ref.params, rtol=1e-6)
+    np.testing.assert_allclose(unreplicate(metrics)["loss"], ref_metrics["loss"], rtol=1e-6)
