@@ -106,9 +106,9 @@ def _max_rel(a, b) -> float:
 
 
 def _loss_of_flat(loss, args: tuple, argnum: int):
-    """(θ_flat, v ↦ L(args with args[argnum] = unravel(v)))."""
+    """(θ_flat, v ↦ L(args with args[argnum] = unravel(v)), unravel)."""
     flat, unravel = jax.flatten_util.ravel_pytree(args[argnum])
-    return flat, lambda v: loss(*args[:argnum], unravel(v), *args[argnum + 1 :])
+    return flat, lambda v: loss(*args[:argnum], unravel(v), *args[argnum + 1 :]), unravel
 
 
 def finite_difference_grad(loss, args: tuple, argnum: int = 0, rel_step: float = 1e-6, *,
@@ -121,8 +121,7 @@ def finite_difference_grad(loss, args: tuple, argnum: int = 0, rel_step: float =
     ``args[argnum]``, ``chunk_size`` coordinates at a time (memory O(S · chunk_size · P), never a
     P×P identity). Cost: 2SP loss evaluations.
     """
-    flat, f = _loss_of_flat(loss, args, argnum)
-    _, unravel = jax.flatten_util.ravel_pytree(args[argnum])
+    flat, f, unravel = _loss_of_flat(loss, args, argnum)
     if step is None:
         steps = (rel_step * jnp.maximum(1.0, jnp.abs(flat)))[None, :]
     else:
@@ -153,7 +152,7 @@ def directional_error(loss, hand_grad, args: tuple, argnum: int, key: jax.Array,
     in the dtype of ``args[argnum]`` (float64 for the check). Cost: 2k loss evaluations and k
     inner products, whatever P.
     """
-    flat, f = _loss_of_flat(loss, args, argnum)
+    flat, f, _ = _loss_of_flat(loss, args, argnum)
     g = jax.flatten_util.ravel_pytree(hand_grad)[0].astype(flat.dtype)
     V = jax.random.normal(key, (num_directions, flat.size), flat.dtype)
     h = rel_step * jnp.maximum(1.0, jnp.sqrt(jnp.mean(flat**2)))

@@ -23,6 +23,7 @@ path: the single-device program is the data-parallel one.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -71,7 +72,7 @@ def shard_batch(batch, mesh: Mesh):
 def replicate(tree, n: int | None = None):
     """Give every leaf a leading axis of length n (default: the local device count)."""
     n = jax.local_device_count() if n is None else n
-    return jax.tree.map(lambda x: jax.numpy.broadcast_to(jax.numpy.asarray(x), (n, *np.shape(x))), tree)
+    return jax.tree.map(lambda x: jnp.broadcast_to(jnp.asarray(x), (n, *np.shape(x))), tree)
 
 
 def unreplicate(tree):
@@ -96,7 +97,7 @@ def shard_global_batches(batches, *, process_index: int | None = None, process_c
         per_process = B // P
         mine = x[:, p * per_process : (p + 1) * per_process]
         mine = mine.reshape(steps, L, per_process // L, *np.shape(x)[2:])
-        return jax.numpy.moveaxis(mine, 1, 0)
+        return jnp.moveaxis(mine, 1, 0)
 
     return jax.tree.map(shard, batches)
 

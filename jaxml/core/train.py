@@ -571,18 +571,18 @@ def fit(
     state = _initial_state(params, tx, model_state, hparams, sweep)
     has_model_state = bool(jax.tree.leaves(state.model_state)) or model_state is not None
     if train_step is None:
-        step_spec = ("default", static_key(loss_fn), static_key(tx), has_aux, with_key,
-                     hparams is not None or bool(state.hparams), has_model_state)
+        with_hparams = hparams is not None or bool(state.hparams)
+        step_spec = ("default", static_key(loss_fn), static_key(tx), has_aux, with_key, with_hparams,
+                     has_model_state)
         train_step = make_train_step(loss_fn, tx, has_aux=has_aux, with_key=with_key,
-                                     with_hparams=step_spec[5], with_model_state=has_model_state)
+                                     with_hparams=with_hparams, with_model_state=has_model_state)
     else:
         step_spec = ("custom", static_key(train_step))
     mesh = parallel.data_mesh() if data_parallel else None
     if data_parallel:
         _check_data_parallel(batch_sampler, data, key, sweep)
-    sampler_key = static_key(sampler) if callable(sampler) else sampler
     run_chunk = _chunk_runner(train_step, batch_sampler, sweep, mesh,
-                              (step_spec, sampler_key, batch_size, sweep, _Identity(mesh) if mesh else None))
+                              (step_spec, static_key(sampler), batch_size, sweep, mesh))
 
     # fit donates its state to the compiled chunks: copy so the caller's arrays stay valid.
     state = jax.tree.map(jnp.array, state)
@@ -593,7 +593,8 @@ def fit(
     history: dict[str, np.ndarray] | None = None
     evals: list[tuple[int, dict[str, Any]]] = []
     if checkpoint_dir is not None:
-        metrics_shape = jax.eval_shape(lambda s: run_chunk.__wrapped__(s, data, key, 1)[1], state)
+        # the first chunk's own length: this trace is the one its call reuses
+        metrics_shape = run_chunk.eval_shape(state, data, key, min(chunk_size, num_steps) or 1)[1]
 
         def template(saved_step):
             history = {k: np.zeros((saved_step, *v.shape[1:]), v.dtype) for k, v in metrics_shape.items()}

@@ -327,3 +327,15 @@ def test_a_user_sampler_draws_token_windows():
                  sampler=token_windows, progress=False)
     assert result.history["loss"][-1] < 0.05 < np.log(5) - 0.1 < result.history["loss"][0] + 0.1
     np.testing.assert_array_equal(np.argmax(result.state.params, axis=1), (np.arange(5) + 1) % 5)
+
+
+@chex.assert_max_traces(n=1)
+def checkpointed_loss(w, batch):
+    return squared_loss(w, batch)
+
+
+def test_a_checkpointed_run_traces_its_step_once(problem, tmp_path):
+    X, y, _ = problem  # the history template reuses the first chunk's trace
+    result = fit(checkpointed_loss, SGD, jnp.zeros(4), (X, y), key=jax.random.key(0), num_steps=20, chunk_size=10,
+                 batch_size=8, checkpoint_dir=tmp_path, progress=False)
+    assert result.history["loss"].shape == (20,)
