@@ -98,3 +98,50 @@ def test_notebook_executes_and_computes_its_numbers(path, tmp_path, monkeypatch)
     text, results = _execute(path, tmp_path, monkeypatch)
     assert "devices" in text  # the first cell reports jax.devices()
     CHECKS[path.stem](results)
+
+
+class _RecordingShell:
+    """Stands in for IPython's shell: records line magics, their {expressions} expanded in the
+    cell's namespace as IPython does, instead of running them."""
+
+    def __init__(self):
+        self.magics = []
+        self.namespace = {"get_ipython": lambda: self}
+
+    def run_line_magic(self, name, line):
+        from IPython.utils.text import DollarFormatter
+
+        self.magics.append((name, DollarFormatter().vformat(line, (), self.namespace)))
+
+
+def _run_install_part(path: Path, monkeypatch, source: str | None) -> _RecordingShell:
+    """Execute the first code cell's install block as if jaxml were not installed."""
+    import importlib.metadata
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    cell = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    install_block = cell.source.split("\nimport jax\n")[0]
+    code = TransformerManager().transform_cell(install_block)  # %pip → get_ipython().run_line_magic
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    if source is None:
+        monkeypatch.delenv("JAXML_SOURCE", raising=False)
+    else:
+        monkeypatch.setenv("JAXML_SOURCE", source)
+    shell = _RecordingShell()
+    exec(compile(code, str(path), "exec"), shell.namespace)
+    return shell
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_first_cell_installs_only_from_jaxml_source(path, monkeypatch):
+    """Without jaxml, the first cell names JAXML_SOURCE and installs nothing (never the unrelated
+    "jaxml" of the package index); with it set, it installs from exactly that location."""
+    with pytest.raises(RuntimeError, match="JAXML_SOURCE"):
+        _run_install_part(path, monkeypatch, None)
+    shell = _run_install_part(path, monkeypatch, "/content/jaxml")
+    assert shell.magics == [("pip", "install -q /content/jaxml")]
