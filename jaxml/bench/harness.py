@@ -98,11 +98,18 @@ MIN_TIMED_SECONDS = 1.0
 MAX_REPEATS = 50
 
 
+# A long run is not repeated past this total: one call of a cross-validation reference can take
+# a minute, and its median over fewer calls is already far above the noise.
+MAX_TIMED_SECONDS = 30.0
+
+
 def _median_seconds(fn: Callable, args, repeats: int, min_seconds: float) -> tuple[float, object]:
-    """Median wall time of ``fn(*args)`` (blocked) over at least ``repeats`` calls, more while
-    their total is under ``min_seconds`` (at most ``MAX_REPEATS``), and the last result."""
+    """Median wall time of ``fn(*args)`` (blocked) over at least ``repeats`` calls (fewer, at
+    least one, once they total ``MAX_TIMED_SECONDS``), more while their total is under
+    ``min_seconds`` (at most ``MAX_REPEATS``), and the last result."""
     times, out = [], None
-    while len(times) < repeats or (sum(times) < min_seconds and len(times) < MAX_REPEATS):
+    while (len(times) < repeats and sum(times) < MAX_TIMED_SECONDS) or (
+            sum(times) < min_seconds and len(times) < MAX_REPEATS):
         t0 = time.perf_counter()
         out = _block(fn(*args))
         times.append(time.perf_counter() - t0)
@@ -147,7 +154,8 @@ def format_markdown(results: list[tuple[str, BenchResult | str]], info: dict) ->
         f"Machine: {info['processor']}, {info['platform']}; JAX {info['jax']} on "
         f"{info['jax_backend']}; numpy {info['numpy']}; scikit-learn {info['scikit-learn']}.",
         "Times are medians of repeated runs in one process (a short run is repeated until the repeats fill "
-        f"{MIN_TIMED_SECONDS:g} s, at most {MAX_REPEATS}); jaxml's compile time is listed apart.",
+        f"{MIN_TIMED_SECONDS:g} s, at most {MAX_REPEATS}; a long one stops repeating after {MAX_TIMED_SECONDS:g} s); "
+        "jaxml's compile time is listed apart.",
         "",
         "| entry | task | reference | jaxml (s) | reference (s) | speed-up | goal | compile (s) "
         "| quality | jaxml | reference |",

@@ -3,19 +3,11 @@ same data in the same process."""
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxml.bench.harness import BenchResult, register, time_jax, time_reference
-from jaxml.kernels import (
-    as_kernel,
-    kernel_ridge_fit,
-    kernel_ridge_predict,
-    knn_classify,
-    rbf_kernel,
-)
-from jaxml.kernels.knn import DEFAULT_CHUNK
+from jaxml.kernels import knn_classify
 
 
 def _blobs(seed: int, n: int, d: int, classes: int, spread: float):
@@ -27,9 +19,58 @@ def _blobs(seed: int, n: int, d: int, classes: int, spread: float):
     return X.astype(np.float32), y.astype(np.int32)
 
 
+def _knn_entry(size: float, dtype) -> BenchResult:
+    """``KNeighborsClassifier(5).fit(X, y).predict(Q)``: 10000·size queries, 50000·size points, D=32."""
+    from sklearn.neighbors import KNeighborsClassifier as SkKNeighborsClassifier
+
+    from jaxml.sklearn import KNeighborsClassifier
+
+    n, q, d, k, classes = max(int(50_000 * size), 100), max(int(10_000 * size), 10), 32, 5, 10
+    X, y = _blobs(0, n + q, d, classes, spread=0.5)
+    X = X.astype(dtype)
+    X, Xq, y, yq = X[:n], X[n:], y[:n], y[n:]
+
+    def ours():
+        return KNeighborsClassifier(n_neighbors=k).fit(X, y).predict(Xq)
+
+    def reference():
+        return SkKNeighborsClassifier(n_neighbors=k).fit(X, y).predict(Xq)
+
+    compile_s, jax_s, pred = time_jax(ours, repeats=3, min_seconds=0.0)
+    ref_s, ref_pred = time_reference(reference, repeats=3, min_seconds=0.0)
+    name = np.dtype(dtype).name
+    extra = ", float64 distances of the k winners" if name == "float32" else ""
+    return BenchResult(
+        task=f"KNeighborsClassifier(5).fit().predict(), Q={q} N={n} D={d}, {name} X",
+        reference="sklearn KNeighborsClassifier(5) (its default algorithm='auto' picks 'brute' for D > 15: "
+        "ArgKminClassMode, float64 distances, OpenMP over the queries)",
+        jaxml_s=jax_s,
+        reference_s=ref_s,
+        compile_s=compile_s,
+        quality_name="test accuracy",
+        jaxml_quality=float(np.mean(pred == yq)),
+        reference_quality=float(np.mean(ref_pred == yq)),
+        goal=1.5,
+        notes=f"facade, numpy in/out, validation included; exact search: one product per L2-sized tile of "
+        f"[2q, -1]·[x, |x|^2] scores, block maxima, then the k best of the k best blocks ({name} search"
+        f"{extra}); predictions agree with scikit-learn on "
+        f"{100 * np.mean(pred == ref_pred):.2f}% of queries.",
+    )
+
+
 @register("knn", "kernels")
 def knn(size: float) -> BenchResult:
-    """kNN classification: 10000·size queries vs 50000·size points, D=32, k=5 (float32)."""
+    return _knn_entry(size, np.float64)
+
+
+@register("knn_float32", "kernels")
+def knn_float32(size: float) -> BenchResult:
+    return _knn_entry(size, np.float32)
+
+
+@register("knn_internal", "kernels")
+def knn_internal(size: float) -> BenchResult:
+    """(internal) ``knn_classify`` on device arrays, float32, against scikit-learn's predict."""
     from sklearn.neighbors import KNeighborsClassifier
 
     n, q, d, k, classes = max(int(50_000 * size), 100), max(int(10_000 * size), 10), 32, 5, 10
@@ -44,19 +85,18 @@ def knn(size: float) -> BenchResult:
 
     compile_s, jax_s, pred = time_jax(predict, Xj, yj, Xqj)
     pred = np.asarray(pred)
-    agreement = float(np.mean(pred == ref_pred))
     return BenchResult(
-        task=f"kNN k={k} Q={q} N={n} D={d} float32",
-        reference='sklearn KNeighborsClassifier(algorithm="brute").predict',
+        task=f"(internal) knn_classify k={k} Q={q} N={n} D={d} float32, device arrays",
+        reference='sklearn KNeighborsClassifier(algorithm="brute").predict (fitted beforehand)',
         jaxml_s=jax_s,
         reference_s=ref_s,
         compile_s=compile_s,
         quality_name="test accuracy",
         jaxml_quality=float(np.mean(pred == yq)),
         reference_quality=float(np.mean(ref_pred == yq)),
-        goal=1.0,
-        notes=f"‖x‖²−2qᵀx scores, exact two-stage blocked lax.top_k, {DEFAULT_CHUNK} queries a chunk; predictions "
-        f"agree with scikit-learn on {100 * agreement:.2f}% of queries (float32 rounding of near ties).",
+        goal=None,
+        notes=f"the kernel alone, no facade; predictions agree with scikit-learn on "
+        f"{100 * np.mean(pred == ref_pred):.2f}%.",
     )
 
 
@@ -67,32 +107,31 @@ def _regression(seed: int, n: int, d: int):
     return X, y
 
 
-@register("kernel_ridge", "kernels")
-def kernel_ridge(size: float) -> BenchResult:
-    """Kernel ridge RBF, N=5000·size train, 2000 test, D=8 (float64), fit + predict."""
-    from sklearn.kernel_ridge import KernelRidge
+def _kernel_ridge_entry(size: float, dtype) -> BenchResult:
+    """``KernelRidge(kernel="rbf").fit(X, y).predict(X_test)``: N=5000·size, D=10, 2000 test points."""
+    from sklearn.kernel_ridge import KernelRidge as SkKernelRidge
 
-    n, m, d = max(int(5_000 * size), 50), 2_000, 8
+    from jaxml.sklearn import KernelRidge
+
+    n, m, d = max(int(5_000 * size), 50), 2_000, 10
     X, y = _regression(1, n + m, d)
+    X, y = X.astype(dtype), y.astype(dtype)
     X, Xt, y, yt = X[:n], X[n:], y[:n], y[n:]
-    gamma, alpha = 0.3, 1.0
-    lam = alpha / (2 * n)
+    params = dict(alpha=1.0, kernel="rbf", gamma=0.3)
+
+    def ours():
+        return KernelRidge(**params).fit(X, y).predict(Xt)
 
     def reference():
-        return KernelRidge(alpha=alpha, kernel="rbf", gamma=gamma).fit(X, y).predict(Xt)
+        return SkKernelRidge(**params).fit(X, y).predict(Xt)
 
-    ref_s, ref_pred = time_reference(reference)
-    with jax.enable_x64(True):
-        kernel = as_kernel(rbf_kernel, gamma=gamma)
-
-        def fit_predict(X, y, Xt, lam):
-            return kernel_ridge_predict(kernel, kernel_ridge_fit(kernel, X, y, lam), Xt)
-
-        compile_s, jax_s, pred = time_jax(fit_predict, jnp.asarray(X), jnp.asarray(y), jnp.asarray(Xt), lam)
-        pred = np.asarray(pred)
+    compile_s, jax_s, pred = time_jax(ours, repeats=3, min_seconds=0.0)
+    ref_s, ref_pred = time_reference(reference, repeats=3, min_seconds=0.0)
+    name = np.dtype(dtype).name
     return BenchResult(
-        task=f"kernel ridge RBF N={n} D={d} + predict {m}, float64",
-        reference='sklearn KernelRidge(kernel="rbf").fit().predict()',
+        task=f"KernelRidge(kernel='rbf').fit().predict(), N={n} D={d} + predict {m}, {name}",
+        reference="sklearn KernelRidge(kernel='rbf').fit().predict() (pairwise rbf_kernel, scipy solve "
+        "assume_a='pos': LAPACK Cholesky; its only algorithm)",
         jaxml_s=jax_s,
         reference_s=ref_s,
         compile_s=compile_s,
@@ -100,9 +139,23 @@ def kernel_ridge(size: float) -> BenchResult:
         jaxml_quality=float(np.mean((pred - yt) ** 2)),
         reference_quality=float(np.mean((ref_pred - yt) ** 2)),
         goal=1.0,
-        notes=f"alpha = 2Nλ = {alpha}; Gram by one matmul, Cholesky solve of K + 2NλI. "
-        f"max |prediction difference| {np.max(np.abs(pred - ref_pred)):.2e}.",
+        notes=f"facade, numpy in/out; Gram matrix and Cholesky solve of K + alpha·I in one jitted call "
+        f"({name}); max |prediction difference| {np.max(np.abs(pred - ref_pred)):.2e}. Both are dominated by the "
+        "N³/3 LAPACK Cholesky"
+        + ("; float32 goal not reached: jax's CPU float32 Cholesky (LAPACK spotrf custom call) measured about "
+           "1.6x slower than scipy's sposv on the same matrix, while the Gram matrix is 2.7x faster than "
+           "scikit-learn's" if name == "float32" else "") + ".",
     )
+
+
+@register("kernel_ridge", "kernels")
+def kernel_ridge(size: float) -> BenchResult:
+    return _kernel_ridge_entry(size, np.float64)
+
+
+@register("kernel_ridge_float32", "kernels")
+def kernel_ridge_float32(size: float) -> BenchResult:
+    return _kernel_ridge_entry(size, np.float32)
 
 
 # The SVMs' entries live in their own modules; importing them registers them with this family.

@@ -1,7 +1,9 @@
-"""Benchmark entries for the linear SVM (``LinearSVC``) — jaxml against liblinear on the same data
-in the same process."""
+"""Benchmark entries for the linear SVM (``LinearSVC``) — the jaxml.sklearn facade against
+scikit-learn's liblinear on the same data in the same process."""
 
 from __future__ import annotations
+
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -11,24 +13,101 @@ from jaxml.bench.harness import BenchResult, register, time_jax, time_reference
 from jaxml.kernels import svm_dual_fit, svm_primal_objective
 
 
-@register("svm_dual", "kernels")
-def svm_dual(size: float) -> BenchResult:
-    """Linear SVM, N=20000·size, D=32 (float64): dual coordinate ascent vs liblinear."""
-    from sklearn.svm import LinearSVC
-
-    n, d = max(int(20_000 * size), 100), 32
+def _svm_data(n: int, d: int, dtype=np.float64):
+    """A noisy linear rule (labels 0/1) on standard normal features: many margin violators."""
     rng = np.random.default_rng(2)
     X = rng.standard_normal((n, d))
     w_true = rng.standard_normal(d)
-    y = np.where(X @ w_true + 2.0 * rng.standard_normal(n) > 0, 1.0, -1.0)
+    y = np.where(X @ w_true + 2.0 * rng.standard_normal(n) > 0, 1, 0)
+    return X.astype(dtype), y
+
+
+def _primal_objective(est, X, y, loss: str, C: float = 1.0) -> float:
+    """liblinear's primal ½‖(w, b/s)‖² + C Σ_n ℓ(y_n(wᵀx_n + b)), ℓ = [1 − ·]₊ or [1 − ·]₊², with
+    the intercept b regularized through its feature s = intercept_scaling (= 1 here)."""
+    X = np.asarray(X, np.float64)
+    sign = np.where(y == est.classes_[1], 1.0, -1.0)
+    w, b = est.coef_[0], float(est.intercept_[0])
+    slack = np.maximum(1.0 - sign * (X @ w + b), 0.0)
+    loss_sum = np.sum(slack**2) if loss == "squared_hinge" else np.sum(slack)
+    return float(0.5 * (w @ w + b * b) + C * loss_sum)
+
+
+def _linear_svc_fit(size: float, dtype, loss: str) -> BenchResult:
+    from sklearn.svm import LinearSVC as SkLinearSVC
+
+    from jaxml.sklearn import LinearSVC
+
+    n, d = max(int(20_000 * size), 200), 32
+    X, y = _svm_data(n, d, dtype)
+    kwargs = {} if loss == "squared_hinge" else {"loss": "hinge"}
+    with warnings.catch_warnings():
+        # Both stop at max_iter=1000 on the hinge here (liblinear's stopping rule on both sides).
+        warnings.simplefilter("ignore")
+        ref_s, ref = time_reference(lambda: SkLinearSVC(random_state=0, **kwargs).fit(X, y))
+        compile_s, jax_s, est = time_jax(lambda: LinearSVC(random_state=0, **kwargs).fit(X, y))
+    name = np.dtype(dtype).name
+    call = "LinearSVC()" if not kwargs else 'LinearSVC(loss="hinge")'
+    if loss == "squared_hinge":
+        solver = ("jaxml: TRON (trust-region Newton–CG, generalized Hessian by matrix products), "
+                  "liblinear's stopping rule ‖∇P‖ ≤ ε_p‖∇P(0)‖")
+        goal, shortfall = 1.0, ""
+    else:
+        solver = ("jaxml: dual coordinate descent with shrinking (chunks of a lax.scan carrying w), "
+                  "liblinear's stopping rule max PG − min PG ≤ tol")
+        goal = 0.5
+        shortfall = (" Near the goal, not always above it (0.4–0.5× measured on a shared 2-core CPU): "
+                     "liblinear visits a coordinate in ~0.1 µs, an XLA CPU loop step costs ~0.3–0.6 µs of "
+                     "per-operation dispatch whatever the row length; after shrinking ~200–400 coordinates stay "
+                     "active, so each epoch's fixed work (prefix re-shuffle, chunk bookkeeping) weighs as much.")
+    return BenchResult(
+        task=f"{call}.fit N={n} D={d} {name}, binary, C=1, intercept",
+        reference=f"sklearn {call} (liblinear, single-threaded: no faster setting), same defaults",
+        jaxml_s=jax_s,
+        reference_s=ref_s,
+        compile_s=compile_s,
+        quality_name=f"primal objective ½‖(w,b)‖²+C·Σ{'hinge²' if loss == 'squared_hinge' else 'hinge'}",
+        jaxml_quality=_primal_objective(est, X, y, loss),
+        reference_quality=_primal_objective(ref, X, y, loss),
+        goal=goal,
+        notes=f"jaxml.sklearn.LinearSVC facade, numpy in and out, validation included; {name} input fitted "
+        f"in float64 as scikit-learn does. {solver}. Iterations: jaxml {est.n_iter_}, liblinear "
+        f"{ref.n_iter_}.{shortfall if ref_s / jax_s < goal * 1.2 else ''}",
+    )
+
+
+@register("linear_svc_fit", "kernels")
+def linear_svc_fit(size: float) -> BenchResult:
+    """LinearSVC().fit (squared hinge, TRON) through the facade, N=20000·size, D=32, float64."""
+    return _linear_svc_fit(size, np.float64, "squared_hinge")
+
+
+@register("linear_svc_fit_float32", "kernels")
+def linear_svc_fit_float32(size: float) -> BenchResult:
+    """LinearSVC().fit through the facade, N=20000·size, D=32, float32 input."""
+    return _linear_svc_fit(size, np.float32, "squared_hinge")
+
+
+@register("linear_svc_hinge", "kernels")
+def linear_svc_hinge(size: float) -> BenchResult:
+    """LinearSVC(loss="hinge").fit (dual coordinate descent) through the facade, N=20000·size, D=32."""
+    return _linear_svc_fit(size, np.float64, "hinge")
+
+
+@register("svm_dual", "kernels")
+def svm_dual(size: float) -> BenchResult:
+    """(internal) The course's ``svm_dual_fit`` (duality-gap stopping), N=20000·size, D=32, float64."""
+    from sklearn.svm import LinearSVC
+
+    n, d = max(int(20_000 * size), 100), 32
+    X, y01 = _svm_data(n, d)
+    y = np.where(y01 == 1, 1.0, -1.0)
     lam = 1e-3
     tol = 1e-5
 
     def reference():
         return LinearSVC(loss="hinge", C=1 / (n * lam), fit_intercept=False, dual=True, tol=1e-4,
                          max_iter=1000).fit(X, y)
-
-    import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -45,7 +124,7 @@ def svm_dual(size: float) -> BenchResult:
         theirs = float(svm_primal_objective(jnp.asarray(ref.coef_[0]), Xj, yj, lam))
         epochs, gap = int(result.num_epochs), float(result.gap[int(result.num_epochs) - 1])
     return BenchResult(
-        task=f"linear SVM (hinge) N={n} D={d} λ={lam:g} float64",
+        task=f"(internal) course svm_dual_fit (hinge) N={n} D={d} λ={lam:g} float64",
         reference='sklearn LinearSVC(loss="hinge", C=1/(Nλ), fit_intercept=False, dual=True)',
         jaxml_s=jax_s,
         reference_s=ref_s,
@@ -54,8 +133,9 @@ def svm_dual(size: float) -> BenchResult:
         jaxml_quality=ours,
         reference_quality=theirs,
         goal=None,
-        notes=f"jaxml: {epochs} epochs of random-order coordinate ascent, stopped at duality gap "
-        f"{gap:.1e} ≤ {tol:g}; liblinear: default tol 1e-4, {ref.n_iter_} iterations (with shrinking).",
+        notes=f"(internal: the course's kernel, not the facade) jaxml: {epochs} epochs of random-order "
+        f"coordinate ascent, stopped at duality gap {gap:.1e} ≤ {tol:g}; liblinear: default tol 1e-4, "
+        f"{ref.n_iter_} iterations (with shrinking).",
     )
 
 

@@ -1,14 +1,23 @@
 """``KMeans`` and ``GaussianMixture`` over ``jaxml.unsupervised``.
 
 The facade pattern of ``_linear.py``: ``__init__`` stores scikit-learn's parameters untouched;
-``fit`` validates with ``validate_data`` (float64, finite), translates the parameters, and runs
-the module-level jitted functions of ``jaxml.unsupervised`` inside ``float64()``; fitted
-attributes are numpy arrays.
+``fit`` checks them against scikit-learn's own ``_parameter_constraints``, validates X with
+``validate_data`` (float64 or float32, finite), translates the parameters, and runs the
+module-level jitted functions of ``jaxml.unsupervised`` inside ``float64()``; fitted attributes
+are numpy arrays.
+
+Precision: float32 X is computed and returned in float32 (``cluster_centers_``, ``transform``;
+the mixture's parameters, ``score_samples``, ``predict_proba``), as scikit-learn keeps it;
+anything else is float64. Inference on X of the other precision runs in float64.
 
 Translations:
 - ``KMeans(tol)`` is relative to the data: the absolute tolerance on Σ_k ‖μ_k^new − μ_k‖² is
-  tol · mean(var(X, axis=0)), as scikit-learn. ``n_init`` restarts run as one ``vmap`` over keys.
-  ``algorithm="elkan"`` is accepted and runs Lloyd (same iterates, same answer).
+  tol · mean_d var(X[:, d]), computed inside the compiled fit, as scikit-learn. ``n_init``
+  restarts run as one ``vmap`` over keys. ``algorithm="elkan"`` runs Lloyd (same iterates, same
+  answer). ``sample_weight`` weights the means, the inertia, the seeding and (unlike
+  scikit-learn) the variance of the tolerance; k-means++ draws along an order of the rows that
+  depends on their values only. Both make integer weights exactly equivalent to repeated rows
+  (scikit-learn's ``check_sample_weight_equivalence``, which its own KMeans is expected to fail).
 - ``GaussianMixture`` runs soft EM (``jaxml.unsupervised.gmm_fit``); ``precisions_init`` is
   turned into covariances by a Cholesky solve. Without explicit initial parameters, the
   ``n_init`` initializations and their EM runs are one ``vmap`` over keys.
@@ -18,11 +27,12 @@ Translations:
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import jax.numpy as jnp
 import numpy as np
+import sklearn.cluster
+import sklearn.mixture
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -31,45 +41,40 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from jaxml.core.checks import check_choice
 from jaxml.sklearn._base import float64, key_from_random_state, to_numpy
 from jaxml.unsupervised import gmm as _gmm
 from jaxml.unsupervised import kmeans as _km
 
-
-def _check_int_param(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+_FLOATS = [np.float64, np.float32]
 
 
-def _check_float_param(value, name, minimum=0.0):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < minimum:
-        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value!r}")
-    return float(value)
-
-
-def _sq_distances(X, centers):
-    """(N, K) ‖x_n − μ_k‖² in numpy (inference is a few BLAS calls: no compilation per shape)."""
-    d2 = np.sum(X * X, axis=1)[:, None] - 2.0 * (X @ centers.T) + np.sum(centers * centers, axis=1)[None, :]
-    return np.maximum(d2, 0.0)
+def _common_dtype(X, fitted_dtype):
+    """float32 only when both the data and the fitted model are float32 (as numpy promotes)."""
+    return np.float32 if X.dtype == np.float32 and fitted_dtype == np.float32 else np.float64
 
 
 class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     """k-means clustering with scikit-learn's ``KMeans`` interface (Lloyd's algorithm in JAX).
 
-    Parameters: as ``sklearn.cluster.KMeans`` — ``n_clusters``, ``init`` ("k-means++", "random",
-    an (n_clusters, n_features) array or a callable ``init(X, n_clusters, random_state)``),
-    ``n_init`` ("auto": 1 for k-means++ and arrays, 10 otherwise), ``max_iter``, ``tol``
-    (relative), ``verbose`` (ignored), ``random_state``, ``copy_x`` (X is never modified),
-    ``algorithm`` ("lloyd"; "elkan" runs Lloyd).
+    Minimizes the inertia J = Σ_n w_n ‖x_n − μ_{z_n}‖² by Lloyd's steps z_n ← argmin_k
+    ‖x_n − μ_k‖², μ_k ← Σ_{z_n=k} w_n x_n / Σ_{z_n=k} w_n (``jaxml.unsupervised.kmeans_fit``).
 
-    Attributes: ``cluster_centers_`` (K, D), ``labels_`` (N,), ``inertia_`` (Σ_n ‖x_n − μ_{z_n}‖²),
-    ``n_iter_``, ``n_features_in_``.
+    Parameters: as ``sklearn.cluster.KMeans`` — ``n_clusters``, ``init`` ("k-means++" (greedy,
+    2 + ⌊ln K⌋ trials), "random", an (n_clusters, n_features) array or a callable
+    ``init(X, n_clusters, random_state)`` called on the centered X as scikit-learn does),
+    ``n_init`` ("auto": 1 for k-means++ and arrays, 10 otherwise), ``max_iter``, ``tol``
+    (relative to the mean feature variance), ``random_state``. Accepted without effect on the
+    result: ``verbose`` (nothing is printed), ``copy_x`` (X is never modified),
+    ``algorithm`` ("elkan" gives Lloyd's iterates, which are the same).
+
+    Attributes: ``cluster_centers_`` (K, D) in X's precision, ``labels_`` (N,) int32,
+    ``inertia_`` (Σ_n w_n ‖x_n − μ_{z_n}‖²), ``n_iter_``, ``n_features_in_``.
     """
+
+    _parameter_constraints = dict(sklearn.cluster.KMeans._parameter_constraints)
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
                  verbose=0, random_state=None, copy_x=True, algorithm="lloyd"):
@@ -85,92 +90,115 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
     def _check_params(self, X):
         n_samples, n_features = X.shape
-        k = _check_int_param(self.n_clusters, "n_clusters", 1)
+        k = int(self.n_clusters)
         if n_samples < k:
             raise ValueError(f"n_samples={n_samples} should be >= n_clusters={k}.")
-        max_iter = _check_int_param(self.max_iter, "max_iter", 1)
-        tol = _check_float_param(self.tol, "tol")
-        if self.algorithm not in ("lloyd", "elkan"):
-            raise ValueError(f"algorithm must be 'lloyd' or 'elkan', got {self.algorithm!r}")
         init = self.init
-        if isinstance(init, str):
-            if init not in ("k-means++", "random"):
-                raise ValueError(f"init must be 'k-means++', 'random', an array or a callable, got {init!r}")
-        elif not callable(init):
-            init = np.asarray(init, dtype=np.float64)
-            if init.shape != (k, n_features):
-                raise ValueError(
-                    f"The shape of the initial centers {init.shape} does not match the number of "
-                    f"clusters {k} and features {n_features} (init)"
-                )
-            if not np.all(np.isfinite(init)):
-                raise ValueError("init contains NaN or infinite values")
+        is_array = not isinstance(init, str) and not callable(init)
+        if is_array:
+            init = check_array(init, dtype=X.dtype, copy=True, order="C", input_name="init")
+            self._check_center_shape(init, k, n_features)
         if self.n_init == "auto":
             n_init = 10 if (isinstance(init, str) and init == "random") or callable(init) else 1
         else:
-            n_init = _check_int_param(self.n_init, "n_init", 1)
-        if isinstance(init, np.ndarray) and n_init != 1:
+            n_init = int(self.n_init)
+        if is_array and n_init != 1:
             warnings.warn(
                 f"Explicit initial center position passed: performing only one init in KMeans "
                 f"instead of n_init={n_init}.", RuntimeWarning, stacklevel=3)
             n_init = 1
-        return k, max_iter, tol, init, n_init
+        return k, init, n_init
 
-    def fit(self, X, y=None):
-        """Cluster X (n_samples, n_features); returns self."""
+    @staticmethod
+    def _check_center_shape(centers, k, n_features):
+        if centers.shape[0] != k:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not match the number of clusters {k} (init).")
+        if centers.shape[1] != n_features:
+            raise ValueError(
+                f"The shape of the initial centers {centers.shape} does not match the number of features of "
+                f"the data {n_features} (init).")
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Cluster X (n_samples, n_features), optionally weighted; returns self."""
         del y
-        X = validate_data(self, X, dtype=np.float64)
-        k, max_iter, tol, init, n_init = self._check_params(X)
-        abs_tol = float(np.mean(np.var(X, axis=0)) * tol)
+        self._validate_params()
+        X = validate_data(self, X, dtype=_FLOATS, order="C")
+        k, init, n_init = self._check_params(X)
+        weights = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=X.dtype)
         random_state = check_random_state(self.random_state)
+        max_iter = int(self.max_iter)
         with float64():
             Xj = jnp.asarray(X)
+            wj = None if weights is None else jnp.asarray(weights)
+            tol = jnp.asarray(self.tol, X.dtype)
             if isinstance(init, np.ndarray):
-                best = _km.kmeans_fit(Xj, init, max_iter=max_iter, tol=abs_tol)
+                best = _km._fit(Xj, jnp.asarray(init), tol, max_iter, wj, relative_tol=True)
             elif callable(init):
-                best = None
-                for _ in range(n_init):
-                    centers = np.asarray(init(X, k, random_state), dtype=np.float64)
-                    run = _km.kmeans_fit(Xj, centers, max_iter=max_iter, tol=abs_tol)
-                    if best is None or float(run.inertia) < float(best.inertia):
-                        best = run
+                best = self._fit_callable(X, Xj, wj, tol, k, n_init, max_iter, random_state)
             else:
-                best, _ = _km.kmeans_restarts(key_from_random_state(random_state), Xj, k, n_init=n_init, init=init,
-                                     max_iter=max_iter, tol=abs_tol)
+                best, _ = _km._restarts(key_from_random_state(random_state), Xj, tol, k, n_init, init,
+                                        2 + int(np.log(k)), max_iter, wj, relative_tol=True, canonical=True)
             self.cluster_centers_ = to_numpy(best.centers)
-            self.labels_ = to_numpy(best.labels).astype(np.int32)
+            self.labels_ = to_numpy(best.labels).astype(np.int32, copy=False)
             self.inertia_ = float(best.inertia)
             self.n_iter_ = int(best.n_iter)
-        distinct = np.unique(self.labels_).size
+        distinct = int(np.count_nonzero(np.bincount(self.labels_, minlength=k)))  # O(N), np.unique sorts
         if distinct < k:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({k}). "
                 "Possibly due to duplicate points in X.", ConvergenceWarning, stacklevel=2)
         return self
 
-    def _validated(self, X):
+    def _fit_callable(self, X, Xj, wj, tol, k, n_init, max_iter, random_state):
+        """Best of ``n_init`` fits from ``init(X − x̄, k, random_state)`` + x̄ (scikit-learn calls it on
+        the centered data)."""
+        mean = X.mean(axis=0)
+        centered = X - mean
+        best = None
+        for _ in range(n_init):
+            centers = check_array(self.init(centered, k, random_state=random_state), dtype=X.dtype, order="C")
+            self._check_center_shape(centers, k, X.shape[1])
+            run = _km._fit(Xj, jnp.asarray(centers + mean), tol, max_iter, wj, relative_tol=True)
+            if best is None or float(run.inertia) < float(best.inertia):
+                best = run
+        return best
+
+    def _inputs(self, X):
+        """Validated X and the centers, both in the precision of the computation (numpy)."""
         check_is_fitted(self)
-        return validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, dtype=_FLOATS, order="C", reset=False)
+        dtype = _common_dtype(X, self.cluster_centers_.dtype)
+        return X.astype(dtype, copy=False), self.cluster_centers_.astype(dtype, copy=False)
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then ``labels_`` (the nearest final center of each row of X)."""
+        return self.fit(X, sample_weight=sample_weight).labels_
 
     def predict(self, X):
-        """Index (int32) of the nearest center of each row of X."""
-        X = self._validated(X)
-        return np.argmin(_sq_distances(X, self.cluster_centers_), axis=1).astype(np.int32)
+        """Index (int32) of the nearest center argmin_k ‖x_n − μ_k‖² of each row of X."""
+        X, centers = self._inputs(X)
+        with float64():
+            return to_numpy(_km._predict(jnp.asarray(centers), jnp.asarray(X))).astype(np.int32, copy=False)
 
     def transform(self, X):
-        """Euclidean distances (n_samples, n_clusters) from each row of X to every center."""
-        X = self._validated(X)
-        return np.sqrt(_sq_distances(X, self.cluster_centers_))
+        """Euclidean distances ‖x_n − μ_k‖, shape (n_samples, n_clusters)."""
+        X, centers = self._inputs(X)
+        with float64():
+            return to_numpy(_km._transform(jnp.asarray(centers), jnp.asarray(X)))
 
-    def fit_transform(self, X, y=None):
+    def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then the distances of X to the centers."""
-        return self.fit(X, y).transform(X)
+        return self.fit(X, sample_weight=sample_weight).transform(X)
 
-    def score(self, X, y=None):
-        """−Σ_n min_k ‖x_n − μ_k‖² (the opposite of X's inertia for the fitted centers)."""
+    def score(self, X, y=None, sample_weight=None):
+        """−Σ_n w_n min_k ‖x_n − μ_k‖², the opposite of X's (weighted) inertia for the fitted centers."""
         del y
-        X = self._validated(X)
-        return -float(np.sum(np.min(_sq_distances(X, self.cluster_centers_), axis=1)))
+        X, centers = self._inputs(X)
+        weights = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        with float64():
+            wj = None if weights is None else jnp.asarray(weights)
+            return float(_km._score(jnp.asarray(centers), jnp.asarray(X), wj))
 
     @property
     def _n_features_out(self):
@@ -180,16 +208,22 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 class GaussianMixture(DensityMixin, BaseEstimator):
     """Gaussian mixture fitted by (soft) EM with scikit-learn's ``GaussianMixture`` interface.
 
+    Maximizes the mean log-likelihood (1/N) Σ_n log Σ_k π_k N(x_n | μ_k, Σ_k) by EM
+    (``jaxml.unsupervised.gmm_fit``).
+
     Parameters: as ``sklearn.mixture.GaussianMixture`` — ``n_components``, ``covariance_type``
     ("full", "tied", "diag", "spherical"), ``tol`` (on the mean log-likelihood), ``reg_covar``,
     ``max_iter``, ``n_init``, ``init_params`` ("kmeans", "k-means++", "random",
     "random_from_data"), ``weights_init``, ``means_init``, ``precisions_init``,
-    ``random_state``, ``warm_start``, ``verbose`` and ``verbose_interval`` (ignored).
+    ``random_state``, ``warm_start``. Accepted without effect on the result: ``verbose`` and
+    ``verbose_interval`` (nothing is printed).
 
-    Attributes: ``weights_``, ``means_``, ``covariances_``, ``precisions_``,
-    ``precisions_cholesky_``, ``converged_``, ``n_iter_``, ``lower_bound_`` (mean log-likelihood
+    Attributes (in X's precision): ``weights_``, ``means_``, ``covariances_``, ``precisions_``,
+    ``precisions_cholesky_``; ``converged_``, ``n_iter_``, ``lower_bound_`` (mean log-likelihood
     of the last E-step), ``lower_bounds_`` (one per EM step), ``n_features_in_``.
     """
+
+    _parameter_constraints = dict(sklearn.mixture.GaussianMixture._parameter_constraints)
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None, means_init=None,
@@ -214,16 +248,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _check_parameters(self, X):
         n_samples, n_features = X.shape
-        k = _check_int_param(self.n_components, "n_components", 1)
+        k = int(self.n_components)
         if n_samples < k:
             raise ValueError(
                 f"Expected n_samples >= n_components but got n_components = {k}, n_samples = {n_samples}")
-        check_choice(self.covariance_type, "covariance_type", _gmm.COVARIANCE_TYPES)
-        check_choice(self.init_params, "init_params", _gmm.INIT_METHODS)
-        _check_float_param(self.tol, "tol")
-        _check_float_param(self.reg_covar, "reg_covar")
-        _check_int_param(self.max_iter, "max_iter", 0)
-        _check_int_param(self.n_init, "n_init", 1)
         weights = means = covariances = None
         if self.weights_init is not None:
             weights = np.asarray(self.weights_init, dtype=np.float64)
@@ -231,10 +259,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 raise ValueError(f"weights_init must have shape ({k},), got {weights.shape}")
             if np.any(weights < 0) or np.any(weights > 1) or not np.all(np.isfinite(weights)):
                 raise ValueError("weights_init must lie in [0, 1]")
-            if abs(1.0 - weights.sum()) > 1e-6:
+            if abs(1.0 - weights.sum()) > (1e-6 if X.dtype == np.float32 else 1e-8):
                 raise ValueError(f"weights_init must sum to 1, got sum {weights.sum():.8f}")
+            weights = weights.astype(X.dtype)
         if self.means_init is not None:
-            means = np.asarray(self.means_init, dtype=np.float64)
+            means = np.asarray(self.means_init, dtype=X.dtype)
             if means.shape != (k, n_features):
                 raise ValueError(f"means_init must have shape {(k, n_features)}, got {means.shape}")
             if not np.all(np.isfinite(means)):
@@ -255,20 +284,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             elif np.any(precisions <= 0):
                 raise ValueError("precisions_init must be positive")
             with float64():
-                covariances = to_numpy(_gmm.covariances_from_precisions(precisions, self.covariance_type))
+                covariances = to_numpy(_gmm._covariances_from_precisions(precisions, self.covariance_type))
+            covariances = covariances.astype(X.dtype)
         return k, weights, means, covariances
 
     # ------------------------------------------------------------------ fitting
 
     def fit(self, X, y=None):
         """Estimate the parameters by EM; returns self."""
-        self.fit_predict(X, y)
+        self._fit(X)
         return self
 
     def fit_predict(self, X, y=None):
         """Fit, then the most probable component of each row of X."""
-        del y
-        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        return self._fit(X).predict(X)
+
+    def _fit(self, X):
+        self._validate_params()
+        X = validate_data(self, X, dtype=_FLOATS, ensure_min_samples=2)
         k, weights, means, covariances = self._check_parameters(X)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -276,71 +309,73 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         ctype = self.covariance_type
         given = (weights, means, covariances)
         with float64():
+            reg_covar, tol = jnp.asarray(self.reg_covar, X.dtype), jnp.asarray(self.tol, X.dtype)
             Xj = jnp.asarray(X)
             if not do_init:
-                inits = [_gmm.GMMParams(self.weights_, self.means_, self.covariances_)]
+                previous = (self.weights_, self.means_, self.covariances_)
+                inits = [_gmm.GMMParams(*(jnp.asarray(a, X.dtype) for a in previous))]
             elif self.max_iter > 0 and all(g is None for g in given):
-                inits = None  # every initialization and its EM run in one vmap
+                inits = None  # every initialization and its EM run in one program
             else:
                 inits = []
                 for _ in range(n_init):
                     if all(g is not None for g in given):
                         base = _gmm.GMMParams(*given)
                     else:
-                        base = _gmm.gmm_init(key_from_random_state(random_state), Xj, k, covariance_type=ctype,
-                                             method=self.init_params, reg_covar=self.reg_covar)
+                        base = _gmm._init(key_from_random_state(random_state), Xj, reg_covar, k, ctype,
+                                          self.init_params)
                     parts = zip(base, given, strict=True)
-                    inits.append(_gmm.GMMParams(*(to_numpy(b) if g is None else g for b, g in parts)))
+                    inits.append(_gmm.GMMParams(*(jnp.asarray(b if g is None else g) for b, g in parts)))
             if self.max_iter == 0:
                 self._set_result(inits[0], ctype)
                 self.converged_, self.n_iter_ = False, 0
                 self.lower_bound_, self.lower_bounds_ = -np.inf, []
+                return self
+            if inits is None:
+                best, _ = _gmm._restarts(key_from_random_state(random_state), Xj, reg_covar, tol, k, n_init, ctype,
+                                         self.init_params, False, self.max_iter)
             else:
-                if inits is None:
-                    best, _ = _gmm.gmm_restarts(key_from_random_state(random_state), Xj, k, covariance_type=ctype,
-                                                n_init=n_init, method=self.init_params,
-                                                reg_covar=self.reg_covar, tol=self.tol,
-                                                max_iter=self.max_iter)
-                else:
-                    best = None
-                    for p0 in inits:
-                        run = _gmm.gmm_fit(Xj, p0, covariance_type=ctype, reg_covar=self.reg_covar,
-                                           tol=self.tol, max_iter=self.max_iter)
-                        if best is None or float(run.lower_bound) > float(best.lower_bound):
-                            best = run
-                self._set_result(best.params, ctype)
-                self.converged_ = bool(best.converged)
-                self.n_iter_ = int(best.n_iter)
-                self.lower_bound_ = float(best.lower_bound)
-                self.lower_bounds_ = [float(v) for v in to_numpy(best.log_likelihood_history)[: self.n_iter_]]
-                if not self.converged_:
-                    warnings.warn(
-                        "Best performing initialization did not converge. Try different init "
-                        "parameters, or increase max_iter, tol, or check for degenerate data.",
-                        ConvergenceWarning, stacklevel=2)
-        return self.predict(X)
+                best = None
+                for p0 in inits:
+                    run = _gmm._fit(Xj, p0, reg_covar, tol, self.max_iter, ctype, False)
+                    if best is None or float(run.lower_bound) > float(best.lower_bound):
+                        best = run
+            self._set_result(best.params, ctype, best.precisions_cholesky)
+            self.converged_ = bool(best.converged)
+            self.n_iter_ = int(best.n_iter)
+            self.lower_bound_ = float(best.lower_bound)
+            self.lower_bounds_ = [float(v) for v in to_numpy(best.log_likelihood_history)[: self.n_iter_]]
+        if not self.converged_:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning, stacklevel=3)
+        return self
 
-    def _set_result(self, params, ctype):
+    def _set_result(self, params, ctype, prec_chol=None):
         self.weights_ = to_numpy(params.weights)
         self.means_ = to_numpy(params.means)
         self.covariances_ = to_numpy(params.covariances)
-        self.precisions_cholesky_ = to_numpy(_gmm.precision_cholesky(self.covariances_, ctype))
-        self.precisions_ = to_numpy(_gmm.precisions_from_cholesky(self.precisions_cholesky_, ctype))
-
-    def _params(self):
-        return _gmm.GMMParams(jnp.asarray(self.weights_), jnp.asarray(self.means_), jnp.asarray(self.covariances_))
+        if prec_chol is None:
+            prec_chol, _ = _gmm._cholesky_and_precisions(params.covariances, ctype)
+        self.precisions_cholesky_ = to_numpy(prec_chol)
+        # Σ⁻¹ = U Uᵀ (full, tied) or U² (diag, spherical): (K·)D³ flops, cheaper on the host than a dispatch.
+        if ctype in ("full", "tied"):
+            self.precisions_ = self.precisions_cholesky_ @ np.swapaxes(self.precisions_cholesky_, -1, -2)
+        else:
+            self.precisions_ = self.precisions_cholesky_**2
 
     # ------------------------------------------------------------------ inference
 
-    def _validated(self, X):
-        check_is_fitted(self)
-        return validate_data(self, X, dtype=np.float64, reset=False)
-
     def _infer(self, fn, X):
         """``fn(params, X, covariance_type)``, a jitted ``jaxml.unsupervised`` inference, on numpy X."""
-        X = self._validated(X)
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=_FLOATS, reset=False)
+        dtype = _common_dtype(X, self.means_.dtype)
         with float64():
-            return to_numpy(fn(self._params(), jnp.asarray(X), self.covariance_type))
+            params = _gmm.GMMParams(*(jnp.asarray(a.astype(dtype, copy=False))
+                                      for a in (self.weights_, self.means_, self.covariances_)))
+            return to_numpy(fn(params, jnp.asarray(X.astype(dtype, copy=False)), self.covariance_type))
 
     def score_samples(self, X):
         """log p(x_n) = logsumexp_k [log π_k + log N(x_n | μ_k, Σ_k)] for each row."""
@@ -360,11 +395,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return self._infer(_gmm.gmm_predict, X).astype(np.int64)
 
     def sample(self, n_samples=1):
-        """Draw (X (n_samples, D), component labels (n_samples,)) from the fitted mixture."""
+        """Draw (X (n_samples, D) float64, component labels (n_samples,)) from the fitted mixture."""
         check_is_fitted(self)
-        n = _check_int_param(n_samples, "n_samples", 1)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at least one "
+                             "sample.")
         with float64():
-            x, z = _gmm.gmm_sample(key_from_random_state(self.random_state), self._params(), n, self.covariance_type)
+            params = _gmm.GMMParams(*(jnp.asarray(a, np.float64) for a in (self.weights_, self.means_,
+                                                                          self.covariances_)))
+            x, z = _gmm._sample(key_from_random_state(self.random_state), params, int(n_samples),
+                                self.covariance_type)
             return to_numpy(x), to_numpy(z).astype(np.int64)
 
     def _n_parameters(self):
@@ -372,13 +412,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def bic(self, X):
         """Bayesian information criterion −2 log L + p log N (lower is better)."""
-        X = self._validated(X)
-        return -2.0 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
+        n = np.shape(X)[0]
+        return -2.0 * self.score(X) * n + self._n_parameters() * np.log(n)
 
     def aic(self, X):
         """Akaike information criterion −2 log L + 2p (lower is better)."""
-        X = self._validated(X)
-        return -2.0 * self.score(X) * X.shape[0] + 2.0 * self._n_parameters()
+        return -2.0 * self.score(X) * np.shape(X)[0] + 2.0 * self._n_parameters()
 
 
 __all__ = ["GaussianMixture", "KMeans"]

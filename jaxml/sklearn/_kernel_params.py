@@ -11,18 +11,33 @@ import numpy as np
 from jax.tree_util import Partial
 
 from jaxml.core.checks import check_choice
-from jaxml.kernels import linear_kernel, polynomial_kernel, rbf_kernel
+from jaxml.kernels import (
+    cosine_kernel,
+    laplacian_kernel,
+    linear_kernel,
+    polynomial_kernel,
+    rbf_kernel,
+    sigmoid_kernel,
+)
 
 _KERNELS = ("linear", "poly", "polynomial", "rbf")
 
 
 def _make_kernel(kernel: str, gamma: float, degree, coef0: float) -> Partial:
-    """A jaxml kernel with scikit-learn's parametrization (γ, degree, coef0 are traced leaves)."""
+    """A jaxml kernel with scikit-learn's parametrization (γ, degree, coef0 are traced leaves):
+    "linear" xᵀx', "poly"/"polynomial" (γxᵀx' + coef0)^degree, "rbf" exp(−γ‖x − x'‖²),
+    "sigmoid" tanh(γxᵀx' + coef0), "laplacian" exp(−γ‖x − x'‖₁), "cosine" xᵀx'/(‖x‖‖x'‖)."""
     if kernel == "linear":
         return Partial(linear_kernel)
+    if kernel == "cosine":
+        return Partial(cosine_kernel)
     if kernel in ("poly", "polynomial"):
         return Partial(polynomial_kernel, degree=jnp.asarray(degree), gamma=jnp.asarray(gamma),
                        coef0=jnp.asarray(coef0))
+    if kernel == "sigmoid":
+        return Partial(sigmoid_kernel, gamma=jnp.asarray(gamma), coef0=jnp.asarray(coef0))
+    if kernel == "laplacian":
+        return Partial(laplacian_kernel, gamma=jnp.asarray(gamma))
     return Partial(rbf_kernel, gamma=jnp.asarray(gamma))
 
 

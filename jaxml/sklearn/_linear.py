@@ -2,19 +2,27 @@
 
 The facade pattern every jaxml estimator follows:
 
-1. ``__init__`` stores scikit-learn's parameters untouched (no validation there).
-2. ``fit`` validates with ``sklearn.utils.validation.validate_data`` (float64, finite), then calls a
-   jitted function defined at module level, inside ``float64()``: it compiles once per input
-   shape, not once per call. Static choices (``fit_intercept``) are static arguments; swept
-   values (``alpha``, ``tol``) are traced.
+1. ``__init__`` stores scikit-learn's parameters untouched (no validation there); each class
+   carries scikit-learn's own ``_parameter_constraints`` and ``fit`` starts with
+   ``self._validate_params()``, so a bad value raises scikit-learn's ``InvalidParameterError``.
+2. ``fit`` validates with ``sklearn.utils.validation.validate_data`` (float64 or float32 kept,
+   as scikit-learn does, finite), then calls a jitted function defined at module level, inside
+   ``float64()``: it compiles once per input shape, not once per call. Static choices
+   (``fit_intercept``, ``positive``, weighted or not) are static arguments; swept values
+   (``alpha``, ``tol``, ``max_iter``) are traced.
 3. scikit-learn's parameters are translated to the course's conventions inside the jitted
    function (DESIGN.md): ``Ridge(alpha)`` minimizes ‖y − Xw‖² + alpha‖w‖², which is the course's
    (1/2N)‖y − Xw‖² + λ‖w‖² with λ = alpha/(2N); ``Lasso(alpha)`` minimizes
    (1/2N)‖y − Xw‖² + alpha‖w‖₁, i.e. λ = alpha.
-4. Fitted attributes are numpy arrays; ``predict`` is X @ coef_ + intercept_ in numpy.
+4. Fitted attributes are numpy arrays of X's float dtype; ``predict`` is X @ coef_ᵀ + intercept_
+   in numpy.
 
-``fit_intercept=True`` centers X and y (x̄, ȳ), fits w on the centered data, and sets
-intercept_ = ȳ − x̄ᵀw, as scikit-learn does (the intercept is not penalized).
+All three models work on the weighted, centered sufficient statistics
+(``jaxml.linear.centered_stats``): with sample weights s_n, ``fit_intercept=True`` centers X
+and y at their weighted means (x̄, ȳ), fits w on the centered data and sets
+intercept_ = ȳ − x̄ᵀw, as scikit-learn does (the intercept is not penalized). The Gram matrix
+Σ s_n (x_n − x̄)(x_n − x̄)ᵀ is formed once (Θ(ND²)); everything after it costs Θ(D³) or less,
+and every target of a 2-D y shares it.
 """
 
 from __future__ import annotations
@@ -25,163 +33,380 @@ import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+import sklearn.linear_model as _sk
+from jax import lax
+from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from jaxml.linear import lasso_cd, least_squares, ridge
-from jaxml.sklearn._base import float64, to_numpy
+from jaxml.core.xla_cpu import after
+from jaxml.linear.regression import (
+    _cd,
+    _centered_stats,
+    _nonneg_quadratic,
+    _Quadratic,
+    _ridge_gram_solve,
+)
+from jaxml.sklearn._base import float64, key_from_random_state
 
-
-def _center(X, y, fit_intercept: bool):
-    """(X − x̄, y − ȳ, x̄, ȳ) when fitting an intercept, else (X, y, 0, 0)."""
-    if not fit_intercept:
-        return X, y, jnp.zeros(X.shape[1], X.dtype), jnp.zeros((), y.dtype)
-    x_mean, y_mean = jnp.mean(X, axis=0), jnp.mean(y)
-    return X - x_mean[None, :], y - y_mean, x_mean, y_mean
-
-
-def _intercept(x_mean, y_mean, coef):
-    return y_mean - jnp.dot(x_mean, coef)
+_FLOATS = [np.float64, np.float32]
 
 
-@functools.partial(jax.jit, static_argnames=("fit_intercept",))
-def _fit_least_squares(X, y, fit_intercept):
-    Xc, yc, x_mean, y_mean = _center(X, y, fit_intercept)
-    coef = least_squares(Xc, yc)
-    return coef, _intercept(x_mean, y_mean, coef)
+def _intercepts(stats, coef):
+    """ȳ − x̄ᵀw per target, (T,), from coef (T, D)."""
+    return stats.y_mean - jnp.matmul(coef, stats.x_mean, precision=lax.Precision.HIGHEST)
 
 
-@functools.partial(jax.jit, static_argnames=("fit_intercept",))
-def _fit_ridge(X, y, alpha, fit_intercept):
-    Xc, yc, x_mean, y_mean = _center(X, y, fit_intercept)
-    coef = ridge(Xc, yc, alpha / (2 * X.shape[0]))
-    return coef, _intercept(x_mean, y_mean, coef)
+@functools.partial(jax.jit, static_argnames=("fit_intercept", "positive"))
+def _fit_least_squares(X, Y, sample_weight, tol, fit_intercept, positive):
+    stats = _centered_stats(X, Y, sample_weight, fit_intercept)
+    d = X.shape[1]
+    n_singular = min(X.shape)
+    if positive:
+        solve = jax.vmap(lambda q: _nonneg_quadratic(stats.gram, q, jnp.zeros((d,), X.dtype), 20_000, 1e-12))
+        coef, _, _ = solve(stats.xty.T)
+        return coef, _intercepts(stats, coef), jnp.zeros((), jnp.int32), jnp.zeros((n_singular,), X.dtype)
+    evals, evecs = jnp.linalg.eigh(stats.gram)
+    eps = jnp.finfo(X.dtype).eps
+    # scipy's lstsq (scikit-learn) treats singular values σ ≤ tol·σ_max as 0. The normal
+    # equations are exact enough while κ(XᵀX) = (σ_max/σ_min)² < 1/√eps and no σ is cut;
+    # otherwise solve from the SVD of the centered, weighted X, as lstsq does.
+    well_conditioned = (evals[0] > evals[-1] * jnp.sqrt(eps)) & (evals[0] > evals[-1] * tol**2)
+
+    def spectral(_):
+        coef = jnp.matmul(evecs / evals[None, :], jnp.matmul(evecs.T, stats.xty)).T
+        singular = jnp.sqrt(jnp.maximum(evals[::-1], 0.0))[:n_singular]
+        return coef, jnp.asarray(d, jnp.int32), singular
+
+    def svd(_):
+        # after(): the SVD runs once the eigendecomposition is done (XLA:CPU workaround).
+        Xc, Yc = after(X, evals), Y
+        if fit_intercept:
+            Xc, Yc = Xc - stats.x_mean[None, :], Yc - stats.y_mean[None, :]
+        if sample_weight is not None:
+            root = jnp.sqrt(sample_weight)[:, None]
+            Xc, Yc = Xc * root, Yc * root
+        U, s, Vt = jnp.linalg.svd(Xc, full_matrices=False)
+        keep = s > tol * s[0]
+        inv = jnp.where(keep, 1.0 / jnp.where(keep, s, 1.0), 0.0)
+        coef = jnp.matmul(Vt.T * inv[None, :], jnp.matmul(U.T, Yc)).T
+        return coef, jnp.sum(keep).astype(jnp.int32), s
+
+    coef, rank, singular = lax.cond(well_conditioned, spectral, svd, None)
+    return coef, _intercepts(stats, coef), rank, singular
 
 
-@functools.partial(jax.jit, static_argnames=("fit_intercept",))
-def _fit_lasso(X, y, alpha, max_iter, tol, fit_intercept):
-    Xc, yc, x_mean, y_mean = _center(X, y, fit_intercept)
-    result = lasso_cd(Xc, yc, alpha, max_iter=max_iter, tol=tol)
-    converged = result.gap <= tol * jnp.mean(yc**2)
-    return result.w, _intercept(x_mean, y_mean, result.w), result.n_iter, result.gap, converged
+@functools.partial(jax.jit, static_argnames=("fit_intercept", "positive", "shared_alpha"))
+def _fit_ridge(X, Y, sample_weight, alphas, max_iter, tol, fit_intercept, positive, shared_alpha):
+    stats = _centered_stats(X, Y, sample_weight, fit_intercept)
+    d = X.shape[1]
+    if positive:
+        def solve(q, alpha):
+            A = stats.gram + alpha * jnp.eye(d, dtype=X.dtype)
+            return _nonneg_quadratic(A, q, jnp.zeros((d,), X.dtype), max_iter, tol)
+
+        coef, n_iter, converged = jax.vmap(solve)(stats.xty.T, alphas)
+        return coef, _intercepts(stats, coef), n_iter, jnp.all(converged)
+    coef = _ridge_gram_solve(stats.gram, stats.xty, alphas, shared_alpha).T
+    return coef, _intercepts(stats, coef), jnp.zeros((Y.shape[1],), jnp.int32), jnp.asarray(True)
 
 
-class _LinearModel(RegressorMixin, BaseEstimator):
-    """Shared validation and prediction; subclasses implement ``_solve(X, y)``."""
+@functools.partial(jax.jit, static_argnames=("fit_intercept", "positive", "random"))
+def _fit_lasso(X, Y, sample_weight, alpha, coef_init, max_iter, tol, key, fit_intercept, positive, random):
+    stats = _centered_stats(X, Y, sample_weight, fit_intercept)
+    # scikit-learn rescales the weights to sum to N: the objective is
+    # (1/(2Σs)) Σ s_n (y_n − x_nᵀw − w₀)² + alpha‖w‖₁, the course's lasso on these statistics.
+    A = stats.gram / stats.weight_sum
 
-    def fit(self, X, y):
-        """Fit on X (n_samples, n_features) and y (n_samples,); returns self."""
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+    def solve(q, yy, w0):
+        return _cd(_Quadratic(A, X, q, yy), alpha, w0, max_iter, tol, positive, key if random else None)
+
+    yy = stats.yty / stats.weight_sum
+    result = jax.vmap(solve)(stats.xty.T / stats.weight_sum, yy, coef_init)
+    return result.w, _intercepts(stats, result.w), result.n_iter, result.gap, result.gap <= tol * yy
+
+
+class _LinearModel(MultiOutputMixin, RegressorMixin, BaseEstimator):
+    """Shared validation, output shaping and prediction; subclasses implement ``_solve``."""
+
+    _squeeze_single_target = False  # Lasso returns a 1-D coef_ for a one-column 2-D y
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_targets), with
+        optional per-sample weights (n_samples,) (a scalar weighs every sample alike); returns
+        self."""
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=_FLOATS, y_numeric=True, multi_output=True)
+        y = np.asarray(y, dtype=X.dtype)
+        if sample_weight is not None and not (self._squeeze_single_target and np.isscalar(sample_weight)):
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+        else:
+            sample_weight = None
+        Y = y[:, None] if y.ndim == 1 else y
+        self._check_targets(Y.shape[1])
         with float64():
-            coef, intercept = self._solve(X, y)
-        self.coef_ = to_numpy(coef)
-        self.intercept_ = float(intercept)
+            # device_put, not jnp.asarray: the same copy, half the time on CPU.
+            Xj, Yj = jax.device_put(X), jax.device_put(Y)
+            sw = None if sample_weight is None else jax.device_put(sample_weight)
+            coef, intercept = self._solve(Xj, Yj, sw)
+        coef, intercept = np.asarray(coef, dtype=X.dtype), np.asarray(intercept, dtype=X.dtype)
+        if y.ndim == 1 or (self._squeeze_single_target and coef.shape[0] == 1):
+            coef = coef[0]
+        self.coef_ = coef
+        if not self.fit_intercept:
+            self.intercept_ = 0.0
+        elif y.ndim == 1:
+            self.intercept_ = intercept[0]
+        else:
+            self.intercept_ = intercept
         return self
 
+    def _check_targets(self, n_targets):
+        pass
+
     def predict(self, X):
-        """X @ coef_ + intercept_, shape (n_samples,)."""
+        """X @ coef_ᵀ + intercept_, shape (n_samples,) or (n_samples, n_targets)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        return X @ self.coef_ + self.intercept_
+        X = validate_data(self, X, dtype=_FLOATS, reset=False)
+        return X @ self.coef_.T + self.intercept_
 
 
 class LinearRegression(_LinearModel):
-    """Ordinary least squares: scikit-learn's ``LinearRegression`` over
-    ``jaxml.linear.least_squares`` (normal equations; minimum-norm solution when XᵀX is singular).
+    """Ordinary least squares, scikit-learn's ``LinearRegression``:
+    argmin_w Σ_n s_n (y_n − x_nᵀw − w₀)² (s_n = sample weights, 1 by default).
+
+    Solved from the weighted, centered Gram matrix G = VΛVᵀ (one symmetric eigendecomposition):
+    w = V Λ⁻¹ Vᵀ Xᵀy. When G is ill-conditioned (κ(G) > 1/√eps) or a singular value σ of the
+    centered X falls below ``tol``·σ_max, the answer comes instead from the SVD of the centered,
+    weighted X with singular values σ ≤ tol·σ_max treated as 0 — scipy's ``lstsq(cond=tol)``,
+    which scikit-learn calls (the minimum-norm solution on rank-deficient data).
+
+    ``positive=True`` solves non-negative least squares (w ≥ 0) by projected coordinate descent
+    on G polished by an exact solve on the free set (``jaxml.linear.nonnegative_least_squares``),
+    the answer of ``scipy.optimize.nnls``.
 
     Parameters:
-      fit_intercept: fit an unpenalized offset by centering X and y.
-      copy_X: accepted for compatibility; X is never modified.
+      fit_intercept: fit an unpenalized offset by centering X and y at their weighted means.
+      copy_X: accepted; X is never modified here.
+      tol: the relative singular-value cutoff above (scikit-learn uses it the same way for dense
+        X, where scipy's lstsq takes it as ``cond``).
+      n_jobs: accepted; no effect (one compiled program; every target shares the Gram matrix).
+      positive: constrain the coefficients to be ≥ 0.
 
     Attributes:
-      coef_ (n_features,), intercept_ (float), n_features_in_.
+      coef_ (n_features,) or (n_targets, n_features), intercept_ (float or (n_targets,)),
+      rank_ and singular_ (rank and singular values of the centered, weighted X; not set when
+      positive=True; from G's eigenvalues when G is well conditioned), n_features_in_.
+      Float32 X gives float32 attributes and predictions, as in scikit-learn.
     """
 
-    def __init__(self, *, fit_intercept=True, copy_X=True):
+    _parameter_constraints = dict(_sk.LinearRegression._parameter_constraints)
+
+    def __init__(self, *, fit_intercept=True, copy_X=True, tol=1e-6, n_jobs=None, positive=False):
         self.fit_intercept = fit_intercept
         self.copy_X = copy_X
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.positive = positive
 
-    def _solve(self, X, y):
-        return _fit_least_squares(X, y, bool(self.fit_intercept))
+    def _solve(self, X, Y, sample_weight):
+        coef, intercept, rank, singular = _fit_least_squares(
+            X, Y, sample_weight, float(self.tol), bool(self.fit_intercept), bool(self.positive)
+        )
+        if not self.positive:
+            self.rank_ = int(rank)
+            self.singular_ = np.asarray(singular, dtype=X.dtype)
+        return coef, intercept
+
+
+_RIDGE_SOLVERS = ("auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs")
 
 
 class Ridge(_LinearModel):
-    """scikit-learn's ``Ridge``: argmin ‖y − Xw‖² + alpha‖w‖², solved by ``jaxml.linear.ridge``
-    with the course's λ = alpha / (2N) (Cholesky of XᵀX + alpha I).
+    """scikit-learn's ``Ridge``: argmin_w Σ_n s_n (y_n − x_nᵀw − w₀)² + alpha‖w‖² (s_n = sample
+    weights, 1 by default), i.e. the course's (1/2N)‖y − Xw‖² + λ‖w‖² with λ = alpha/(2N).
+
+    The normal equations (G + alpha I) w = Xᵀy on the weighted, centered Gram matrix G are
+    solved by one Cholesky factorization (shared by every target when alpha is a scalar; one
+    per target for a per-target alpha); alpha = 0 with a singular G gives the minimum-norm
+    solution from G's eigendecomposition.
+
+    ``solver``: every scikit-learn value is accepted. They all solve this same problem, and the
+    direct solve is exact (it meets any ``tol``), so "auto", "svd", "cholesky", "lsqr",
+    "sparse_cg", "sag" and "saga" give the same answer here; ``solver_`` reports scikit-learn's
+    name for the choice ("cholesky" for "auto"). ``positive=True`` (w ≥ 0) is allowed with
+    "auto" and "lbfgs" only, as in scikit-learn (any other solver raises ``ValueError``; "lbfgs"
+    without positive=True too): it runs projected coordinate descent on G + alpha I, polished to
+    the exact optimum once the free set is found (``_nonneg_quadratic``), stopping when the
+    largest step is ≤ tol·max|w| or after max_iter sweeps (10 000 when None).
 
     Parameters:
-      alpha: regularization strength ≥ 0 (a scalar).
-      fit_intercept: fit an unpenalized offset by centering X and y.
-      copy_X: accepted for compatibility; X is never modified.
-
-    scikit-learn's iterative-solver parameters (``solver``, ``max_iter``, ``tol``) are not taken:
-    the solve is direct.
-
-    Attributes:
-      coef_ (n_features,), intercept_ (float), n_features_in_.
-    """
-
-    def __init__(self, alpha=1.0, *, fit_intercept=True, copy_X=True):
-        self.alpha = alpha
-        self.fit_intercept = fit_intercept
-        self.copy_X = copy_X
-
-    def _solve(self, X, y):
-        alpha = _non_negative(self.alpha, "alpha")
-        return _fit_ridge(X, y, alpha, bool(self.fit_intercept))
-
-
-class Lasso(_LinearModel):
-    """scikit-learn's ``Lasso``: argmin (1/2N)‖y − Xw‖² + alpha‖w‖₁ — the course's lasso with
-    λ = alpha — by cyclic coordinate descent (``jaxml.linear.lasso_cd``), stopped when the
-    duality gap is ≤ tol·‖y‖²/N (scikit-learn's criterion) or after max_iter sweeps.
-
-    Parameters:
-      alpha: regularization strength ≥ 0.
-      fit_intercept: fit an unpenalized offset by centering X and y.
-      copy_X: accepted for compatibility; X is never modified.
-      max_iter: maximum number of coordinate-descent sweeps.
-      tol: duality-gap tolerance, relative to ‖y‖²/N.
+      alpha: regularization strength ≥ 0, a scalar or one per target (n_targets,).
+      fit_intercept: fit an unpenalized offset by centering X and y at their weighted means.
+      copy_X: accepted; X is never modified here.
+      max_iter, tol: used by positive=True only (see above).
+      solver: see above.
+      positive: constrain the coefficients to be ≥ 0.
+      random_state: accepted; no effect (the solvers here are deterministic).
 
     Attributes:
-      coef_ (n_features,), intercept_ (float), n_iter_ (sweeps run), dual_gap_ (final duality
-      gap of the objective above), n_features_in_.
+      coef_ (n_features,) or (n_targets, n_features), intercept_ (float or (n_targets,)),
+      n_iter_ (per target: 1 for the direct solve — scikit-learn reports None there —, sweeps
+      when positive=True), solver_, n_features_in_.
+      Float32 X gives float32 attributes and predictions, as in scikit-learn.
     """
 
-    def __init__(self, alpha=1.0, *, fit_intercept=True, copy_X=True, max_iter=1000, tol=1e-4):
+    _parameter_constraints = dict(_sk.Ridge._parameter_constraints)
+
+    def __init__(self, alpha=1.0, *, fit_intercept=True, copy_X=True, max_iter=None, tol=1e-4,
+                 solver="auto", positive=False, random_state=None):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.copy_X = copy_X
         self.max_iter = max_iter
         self.tol = tol
+        self.solver = solver
+        self.positive = positive
+        self.random_state = random_state
 
-    def _solve(self, X, y):
-        alpha = _non_negative(self.alpha, "alpha")
-        tol = _non_negative(self.tol, "tol")
-        max_iter = int(self.max_iter)
-        if max_iter < 1:
-            raise ValueError(f"max_iter must be >= 1, got {self.max_iter!r}")
-        coef, intercept, n_iter, gap, converged = _fit_lasso(
-            X, y, alpha, max_iter, tol, bool(self.fit_intercept)
-        )
-        self.n_iter_ = int(n_iter)
-        self.dual_gap_ = float(gap)
-        if not bool(converged):
-            warnings.warn(
-                f"Lasso did not converge in {max_iter} sweeps: duality gap {self.dual_gap_:.3e}; "
-                "increase max_iter or tol.",
-                ConvergenceWarning,
-                stacklevel=3,
+    def fit(self, X, y, sample_weight=None):
+        """Fit on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_targets), with
+        optional per-sample weights; returns self."""
+        self._validate_params()
+        if self.solver == "lbfgs" and not self.positive:
+            raise ValueError("'lbfgs' solver can be used only when positive=True. Please use another solver.")
+        if self.positive and self.solver not in ("auto", "lbfgs"):
+            raise ValueError(
+                f"solver='{self.solver}' does not support positive fitting. Please set the solver to "
+                "'auto' or 'lbfgs', or set `positive=False`"
             )
+        return super().fit(X, y, sample_weight)
+
+    def _check_targets(self, n_targets):
+        alphas = np.ravel(np.asarray(self.alpha, dtype=np.float64))
+        if alphas.shape[0] not in (1, n_targets):
+            raise ValueError(
+                f"Number of targets and number of penalties do not correspond: {alphas.shape[0]} != {n_targets}"
+            )
+        if not np.all(np.isfinite(alphas)) or np.any(alphas < 0):
+            raise ValueError(f"alpha must hold finite values >= 0, got {self.alpha!r}")
+        self._alphas = alphas
+
+    def _solve(self, X, Y, sample_weight):
+        alphas = self._alphas
+        shared = bool(np.all(alphas == alphas[0]))
+        alphas = np.broadcast_to(alphas, (Y.shape[1],)).astype(X.dtype)
+        max_iter = 10_000 if self.max_iter is None else int(self.max_iter)
+        coef, intercept, n_iter, converged = _fit_ridge(
+            X, Y, sample_weight, alphas, max_iter, float(self.tol),
+            bool(self.fit_intercept), bool(self.positive), shared,
+        )
+        del self._alphas
+        if self.positive:
+            self.solver_ = "lbfgs"
+            self.n_iter_ = np.asarray(n_iter)
+            if not bool(converged):
+                warnings.warn(
+                    f"Ridge(positive=True) did not converge in {max_iter} sweeps; increase max_iter or tol.",
+                    ConvergenceWarning, stacklevel=4,
+                )
+        else:
+            self.solver_ = "cholesky" if self.solver == "auto" else self.solver
+            self.n_iter_ = np.ones(Y.shape[1], np.int32)
         return coef, intercept
 
 
-def _non_negative(value, name: str) -> float:
-    value = float(value)
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return value
+class Lasso(_LinearModel):
+    """scikit-learn's ``Lasso``: argmin (1/(2Σs)) Σ_n s_n (y_n − x_nᵀw − w₀)² + alpha‖w‖₁
+    (s_n = sample weights, 1 by default; scikit-learn rescales them to sum to N, which leaves
+    this objective unchanged) — the course's lasso with λ = alpha — by coordinate descent on the
+    weighted, centered Gram matrix (``jaxml.linear.lasso_cd``'s solver):
+
+        ρ_j = (Xᵀy/Σs)_j − (Aw)_j + A_jj w_j,   w_j ← S_alpha(ρ_j) / A_jj,   A = G/Σs,
+
+    stopped when the duality gap is ≤ tol·Σ s_n (y_n − ȳ)²/Σs (scikit-learn's criterion) or
+    after max_iter sweeps. Each target of a 2-D y is an independent problem (as in scikit-learn);
+    all share the Gram matrix.
+
+    Parameters:
+      alpha: regularization strength ≥ 0 (alpha = 0 warns, as in scikit-learn: coordinate
+        descent then converges slowly; use LinearRegression).
+      fit_intercept: fit an unpenalized offset by centering X and y at their weighted means.
+      precompute: accepted; the Gram matrix is always computed here (an array given is checked
+        for shape (n_features, n_features) and not used: the centered, weighted Gram matrix is
+        formed from X).
+      copy_X: accepted; X is never modified here.
+      max_iter: maximum number of coordinate-descent sweeps.
+      tol: duality-gap tolerance, relative to Σ s_n (y_n − ȳ)²/Σs.
+      warm_start: start from the previous fit's coef_ (when its shape matches) instead of 0.
+      positive: constrain the coefficients to be ≥ 0 (w_j ← max(ρ_j − alpha, 0)/A_jj; the duality
+        gap then uses the one-sided dual norm).
+      random_state: seeds ``selection="random"``.
+      selection: "cyclic" (coordinates 1..D in order) or "random" (a new random permutation of
+        the coordinates every sweep, drawn from random_state; scikit-learn draws coordinates with
+        replacement, so the iterates, not the optimum, differ).
+
+    Attributes:
+      coef_ (n_features,) or (n_targets, n_features), intercept_ (float or (n_targets,)),
+      n_iter_ (sweeps run; a list per target for a 2-D y), dual_gap_ (the final duality gap of
+      the objective above, per target for a 2-D y), n_features_in_.
+      Float32 X gives float32 attributes and predictions, as in scikit-learn.
+    """
+
+    _parameter_constraints = dict(_sk.Lasso._parameter_constraints)
+    _squeeze_single_target = True
+
+    def __init__(self, alpha=1.0, *, fit_intercept=True, precompute=False, copy_X=True, max_iter=1000,
+                 tol=1e-4, warm_start=False, positive=False, random_state=None, selection="cyclic"):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.precompute = precompute
+        self.copy_X = copy_X
+        self.max_iter = max_iter
+        self.tol = tol
+        self.warm_start = warm_start
+        self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_targets), with
+        optional per-sample weights; returns self."""
+        self._validate_params()
+        if self.alpha == 0:
+            warnings.warn(
+                "With alpha=0, this algorithm does not converge well. You are advised to use the "
+                "LinearRegression estimator", stacklevel=2,
+            )
+        return super().fit(X, y, sample_weight)
+
+    def _solve(self, X, Y, sample_weight):
+        n_targets, d = Y.shape[1], X.shape[1]
+        if not isinstance(self.precompute, bool) and np.shape(self.precompute) != (d, d):
+            raise ValueError(f"precompute must be a bool or a ({d}, {d}) Gram matrix, got shape "
+                             f"{np.shape(self.precompute)}")
+        coef_init = np.zeros((n_targets, d), X.dtype)
+        previous = getattr(self, "coef_", None) if self.warm_start else None
+        if previous is not None and np.size(previous) == n_targets * d:
+            coef_init = np.reshape(previous, (n_targets, d)).astype(X.dtype)
+        random = self.selection == "random"
+        key = key_from_random_state(self.random_state) if random else jax.random.key(0)
+        max_iter = 1000 if self.max_iter is None else int(self.max_iter)
+        coef, intercept, n_iter, gap, converged = _fit_lasso(
+            X, Y, sample_weight, float(self.alpha), coef_init, max_iter, float(self.tol), key,
+            bool(self.fit_intercept), bool(self.positive), random,
+        )
+        n_iter, gap = np.asarray(n_iter), np.asarray(gap, dtype=X.dtype)
+        self.n_iter_ = int(n_iter[0]) if n_targets == 1 else [int(k) for k in n_iter]
+        self.dual_gap_ = gap[0] if n_targets == 1 else gap
+        if not np.all(np.asarray(converged)):
+            warnings.warn(
+                f"Objective did not converge: Lasso ran {max_iter} sweeps, duality gap {np.max(gap):.3e}; "
+                "increase max_iter or tol.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        return coef, intercept
 
 
 __all__ = ["Lasso", "LinearRegression", "Ridge"]

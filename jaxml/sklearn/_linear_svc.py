@@ -1,123 +1,167 @@
-"""``LinearSVC`` over ``jaxml.kernels`` (see the class docstring for the problem solved)."""
+"""``LinearSVC`` over ``jaxml.kernels.linear_svc`` (see the class docstring for the problems solved)."""
 
 from __future__ import annotations
 
-import functools
 import warnings
 
 import jax
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+import sklearn.svm
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.svm._base import _get_liblinear_solver_type
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from jaxml.kernels import svm_dual_solve
-from jaxml.sklearn._base import float64, key_from_random_state, to_numpy
-from jaxml.sklearn._kernel_params import (
-    _max_epochs,
-    _non_negative,
-    _one_vs_rest,
-    _positive,
-)
+from jaxml.kernels.linear_svc import fit_linear_svc
+from jaxml.sklearn._base import float64, key_from_random_state
 
 
-@functools.partial(jax.jit, static_argnames=("max_epochs",))
-def _fit_linear_ovr(X, Y, lam, key, tol, max_epochs):
-    return jax.vmap(lambda y: svm_dual_solve(key, X, y, lam, tol=tol, max_epochs=max_epochs))(Y)
+def _resolve_dual(dual, loss, penalty, multi_class, n_samples, n_features):
+    """scikit-learn's ``dual="auto"`` rule: the dual when N < D and the combination has one, else
+    the primal when it has one; an explicit bool is kept (unsupported pairs raise below)."""
+    if dual != "auto":
+        return bool(dual)
+    prefer_dual = n_samples < n_features
+    try:
+        _get_liblinear_solver_type(multi_class, penalty, loss, prefer_dual)
+        return prefer_dual
+    except ValueError:
+        return not prefer_dual
 
 
-
-class _SVMBase(ClassifierMixin, BaseEstimator):
-    def _prepare(self, X, y):
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
-        self.classes_, encoded = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                "The number of classes has to be greater than one; got 1 class "
-                f"({self.classes_[0]!r})"
-            )
-        C = _positive(self.C, "C")
-        tol = _non_negative(self.tol, "tol")
-        max_epochs = _max_epochs(self.max_iter)
-        # λ = 1/(C N): scikit-learn's ½‖w‖² + C Σ hinge is the course's objective times 1/λ.
-        lam = 1.0 / (C * X.shape[0])
-        return X, _one_vs_rest(encoded, len(self.classes_)), C, lam, tol, max_epochs
-
-    def _warn_unconverged(self, result, max_epochs):
-        gaps = np.asarray(result.gap)[np.arange(len(result.gap)), np.asarray(result.num_epochs) - 1]
-        self.n_iter_ = to_numpy(result.num_epochs).astype(np.int32)
-        self.duality_gap_ = gaps
-        if not np.all(to_numpy(result.converged)):
-            warnings.warn(
-                f"{type(self).__name__} did not converge in {max_epochs} epochs: duality gap "
-                f"{gaps.max():.3e} > tol = {self.tol:g}; increase max_iter.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-
-    def predict(self, X):
-        """The class of the largest score (two classes: classes_[1] when the score is > 0)."""
-        scores = self.decision_function(X)
-        idx = (scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)
-        return self.classes_[idx]
+def _solver(loss, penalty, dual, requested):
+    """The kernel solver. "auto" with the L2 squared hinge always takes TRON: primal and dual
+    have the same optimum, and TRON (matrix products) beats the coordinate loop here even when
+    N < D, where scikit-learn's rule would pick the dual."""
+    if penalty == "l1":
+        return "l1_squared_hinge"
+    if loss == "hinge":
+        return "dual_hinge"
+    return "dual_squared_hinge" if dual and requested != "auto" else "tron"
 
 
+class LinearSVC(LinearClassifierMixin, BaseEstimator):
+    """scikit-learn's ``LinearSVC`` (liblinear's problems and stopping rules) over
+    ``jaxml.kernels.linear_svc``.
 
-class LinearSVC(_SVMBase):
-    """scikit-learn's ``LinearSVC`` (hinge loss, L2 penalty, dual) over
-    ``jaxml.kernels.svm`` — min ½‖w‖² + C Σ_n [1 − y_n (wᵀx_n + b)]₊ with liblinear's
-    regularized intercept b = s·w_{D+1} (a constant feature s = ``intercept_scaling``).
+    One-vs-rest: problem k has y_n = +1 for class k (two classes: one problem, +1 = classes_[1]),
+    per-sample costs c_n = C · class_weight · sample_weight (liblinear: in a multiclass problem the
+    class weight applies to the positive class only; samples with weight ≤ 0 are left out), and
+    with ``fit_intercept`` the constant feature s = ``intercept_scaling`` appended to x, its weight
+    regularized like the others (intercept_ = s · w_{D+1}):
 
-    Parameters:
-      C: > 0; the course's λ = 1/(C·N).
-      loss: "hinge" only (the course's SVM; scikit-learn's default "squared_hinge" is not
-        implemented and raises ValueError).
-      tol: duality-gap tolerance on the course's objective (λ/2)‖w‖² + mean hinge.
-      fit_intercept, intercept_scaling: the constant feature, as in scikit-learn.
-      max_iter: epochs of coordinate ascent (each visits every dual variable once).
-      random_state: seeds the epochs' random orders.
+      penalty="l2", loss="squared_hinge"   min ½‖w‖² + Σ_n c_n [1 − y_n wᵀx_n]₊²
+      penalty="l2", loss="hinge"           min ½‖w‖² + Σ_n c_n [1 − y_n wᵀx_n]₊
+      penalty="l1", loss="squared_hinge"   min ‖w‖₁ + Σ_n c_n [1 − y_n wᵀx_n]₊²
+
+    Solvers (liblinear's, same stopping rules): the L2 squared hinge with ``dual=False`` or
+    ``dual="auto"`` (the default; also when N < D, where scikit-learn would take the dual: same
+    optimum, and the primal is the faster here) by trust-region Newton–CG (TRON); the hinge, and
+    the squared hinge with ``dual=True``, by dual coordinate descent with shrinking; the L1
+    penalty by coordinate descent over features. ``dual`` follows scikit-learn ("auto": the dual
+    when N < D and available, else the primal) and raises its ValueError for a combination
+    liblinear does not have.
+
+    Parameters (scikit-learn's, same defaults):
+      penalty, loss, dual, tol (liblinear's ε), C, fit_intercept, intercept_scaling,
+      class_weight (dict or "balanced"), random_state (seeds the coordinate orders; not
+      liblinear's draws, so dual solutions at loose tol differ within tol), max_iter (Newton
+      steps or epochs). The primal tolerance counts a sample of weight k as k samples (so that
+      weights equal repeats; liblinear counts every kept sample once — the same for unit weights).
+      multi_class: "ovr"; "crammer_singer" raises ValueError (not implemented).
+      verbose: accepted, no effect (nothing is printed).
 
     Attributes:
-      classes_, coef_ (1, D) or (K, D) one-vs-rest, intercept_ (1,) or (K,), n_iter_ (epochs per
-      problem), duality_gap_ (final gap per problem), n_features_in_.
+      classes_, coef_ (1, D) or (K, D), intercept_ ((1,) or (K,); 0.0 without intercept),
+      n_iter_ (the largest iteration count over the problems), n_features_in_,
+      feature_names_in_. Float32 input is fitted in float64, as scikit-learn does.
     """
 
-    def __init__(self, C=1.0, *, loss="hinge", tol=1e-5, fit_intercept=True, intercept_scaling=1.0,
-                 max_iter=1000, random_state=None):
-        self.C = C
-        self.loss = loss
+    _parameter_constraints: dict = dict(sklearn.svm.LinearSVC._parameter_constraints)
+
+    def __init__(
+        self,
+        penalty="l2",
+        loss="squared_hinge",
+        *,
+        dual="auto",
+        tol=1e-4,
+        C=1.0,
+        multi_class="ovr",
+        fit_intercept=True,
+        intercept_scaling=1,
+        class_weight=None,
+        verbose=0,
+        random_state=None,
+        max_iter=1000,
+    ):
+        self.dual = dual
         self.tol = tol
+        self.C = C
+        self.multi_class = multi_class
         self.fit_intercept = fit_intercept
         self.intercept_scaling = intercept_scaling
-        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.verbose = verbose
         self.random_state = random_state
+        self.max_iter = max_iter
+        self.penalty = penalty
+        self.loss = loss
 
-    def fit(self, X, y):
-        """Fit on X (n_samples, n_features) and labels y of any type; returns self."""
-        if self.loss != "hinge":
-            raise ValueError(f"loss must be 'hinge' (the course's SVM), got {self.loss!r}")
-        X, Y, C, lam, tol, max_epochs = self._prepare(X, y)
-        scaling = _positive(self.intercept_scaling, "intercept_scaling") if self.fit_intercept else 0.0
-        Xa = np.hstack([X, np.full((X.shape[0], 1), scaling)]) if self.fit_intercept else X
+    def fit(self, X, y, sample_weight=None):
+        """Fit on X (n_samples, n_features), labels y of any type, optional sample weights; returns self."""
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        check_classification_targets(y)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        dual = _resolve_dual(self.dual, self.loss, self.penalty, self.multi_class, *X.shape)
+        # scikit-learn's errors for combinations liblinear has no solver for.
+        _get_liblinear_solver_type(self.multi_class, self.penalty, self.loss, dual)
+        if self.multi_class == "crammer_singer":
+            raise ValueError("multi_class='crammer_singer' is not implemented in jaxml; use multi_class='ovr'")
+        n_classes = len(self.classes_)
+        if n_classes < 2:
+            raise ValueError("This solver needs samples of at least 2 classes in the data, but the data "
+                             f"contains only one class: {self.classes_[0]!r}")
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        class_weight = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
+                                            sample_weight=sample_weight)
+        sample_weight = np.maximum(sample_weight, 0.0)
+        Y, Cs = self._problems(encoded, n_classes, class_weight, sample_weight)
+        solver = _solver(self.loss, self.penalty, dual, self.dual)
         with float64():
-            result = _fit_linear_ovr(Xa, Y, lam, key_from_random_state(self.random_state), tol, max_epochs)
-            w = to_numpy(result.w)
-        self._warn_unconverged(result, max_epochs)
+            sol = fit_linear_svc(key_from_random_state(self.random_state), X, Y, Cs, sample_weight, float(self.tol),
+                                 int(self.max_iter), float(self.intercept_scaling), solver=solver,
+                                 fit_intercept=bool(self.fit_intercept))
+            w, n_iter = jax.device_get((sol.w, sol.num_iter))
+        self.n_iter_ = int(np.max(n_iter))
+        if self.n_iter_ >= self.max_iter:
+            warnings.warn("Liblinear failed to converge, increase the number of iterations.",
+                          ConvergenceWarning, stacklevel=2)
+        w = np.asarray(w)
         if self.fit_intercept:
-            self.coef_, self.intercept_ = w[:, :-1], w[:, -1] * scaling
+            self.coef_ = np.ascontiguousarray(w[:, :-1])
+            self.intercept_ = self.intercept_scaling * w[:, -1]
         else:
-            self.coef_, self.intercept_ = w, np.zeros(w.shape[0])
+            self.coef_ = w
+            self.intercept_ = 0.0
         return self
 
-    def decision_function(self, X):
-        """wᵀx + b: (n_samples,) for two classes (positive ⇒ classes_[1]), else (n_samples, K)."""
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        scores = X @ self.coef_.T + self.intercept_[None, :]
-        return scores[:, 0] if scores.shape[1] == 1 else scores
-
+    def _problems(self, encoded, n_classes, class_weight, sample_weight):
+        """(Y, Cs), each (P, N): labels ±1 and costs C·weight_class·sample_weight per problem."""
+        C = float(self.C)
+        if n_classes == 2:
+            positive = encoded == 1
+            Y = np.where(positive, 1.0, -1.0)[None, :]
+            Cs = (C * np.where(positive, class_weight[1], class_weight[0]) * sample_weight)[None, :]
+            return Y, Cs
+        positive = encoded[None, :] == np.arange(n_classes)[:, None]
+        Y = np.where(positive, 1.0, -1.0)
+        Cs = C * np.where(positive, class_weight[:, None], 1.0) * sample_weight[None, :]
+        return Y, Cs
 
 
 __all__ = ["LinearSVC"]

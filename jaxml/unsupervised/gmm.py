@@ -269,6 +269,20 @@ def precisions_from_cholesky(prec_chol: Array, covariance_type: str) -> Array:
     return prec_chol**2
 
 
+@functools.partial(jax.jit, static_argnames=("covariance_type",))
+def _cholesky_and_precisions(covariances, covariance_type):
+    """(U, Σ⁻¹ = U Uᵀ or U²) in one compiled call (the facade's fitted attributes)."""
+    prec_chol = _precision_cholesky(covariances, covariance_type)
+    if covariance_type in ("full", "tied"):
+        return prec_chol, prec_chol @ jnp.swapaxes(prec_chol, -1, -2)
+    return prec_chol, prec_chol**2
+
+
+@functools.partial(jax.jit, static_argnames=("covariance_type",))
+def _covariances_from_precisions(precisions, covariance_type):
+    return covariances_from_precisions(precisions, covariance_type)
+
+
 def covariances_from_precisions(precisions: Array, covariance_type: str) -> Array:
     """Σ = (Σ⁻¹)⁻¹, by a Cholesky solve for full/tied (never an explicit inverse of Σ⁻¹)."""
     _check_type(covariance_type)
@@ -627,7 +641,11 @@ def _restarts(key, X, reg_covar, tol, n_components, n_init, covariance_type, met
         params = _init_impl(k, X, n_components, covariance_type, method, reg_covar)
         return _fit_impl(X, params, reg_covar, tol, max_iter, covariance_type, hard)
 
-    runs = jax.vmap(one)(jax.random.split(key, n_init))
+    keys = jax.random.split(key, n_init)
+    if n_init == 1:  # no batch dimension: the plain (unbatched) programs are faster on CPU
+        run = one(keys[0])
+        return run, run.lower_bound[None]
+    runs = jax.vmap(one)(keys)
     best = jnp.argmax(runs.lower_bound)
     return jax.tree.map(lambda a: a[best], runs), runs.lower_bound
 

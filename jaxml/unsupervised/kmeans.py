@@ -17,10 +17,14 @@ no longer changes, when the squared center shift Σ_k ‖μ_k^new − μ_k‖² 
 ``max_iter`` steps, all inside one jitted ``lax.while_loop``. The fit detects an unchanged
 assignment by its cluster sums and counts (K(D + 1) numbers) rather than by the N labels.
 
-Cost per step Θ(NKD): the squared distances ‖x‖² − 2xᵀμ + ‖μ‖² are one (N, D) × (D, K) matrix
-product, the update one ``segment_sum`` over N rows (measured faster than a one-hot matmul on
-XLA CPU). The data are centered once per fit (the means are subtracted), which keeps the
-expanded distance accurate in float32.
+With sample weights w_n ≥ 0 the objective is J = Σ_n w_n ‖x_n − μ_{z_n}‖² and the update the
+weighted mean μ_k = Σ_{z_n=k} w_n x_n / Σ_{z_n=k} w_n (a cluster of zero weight is empty).
+
+Cost per step Θ(NKD): the squared distances ‖x‖² − 2xᵀμ + ‖μ‖² are a (B, D) × (D, K) matrix
+product per block of B rows, reduced to the nearest center while in cache, and the update one
+``segment_sum`` per block (measured faster than a one-hot matmul on XLA CPU). The data are
+centered once per fit (the means are subtracted), which keeps the expanded distance accurate in
+float32.
 
 k-means++ (Arthur & Vassilvitskii 2007) seeds μ_1 uniformly among the points, then each next
 center with probability ∝ D(x)² = min_j ‖x − μ_j‖² (D² sampling); with ``num_local_trials`` = L > 1
@@ -171,37 +175,112 @@ def _assign(X, x_sq, centers, active):
     return labels, jnp.maximum(x_sq + min_partial, 0.0)
 
 
-def _relocate_empty(X, labels, min_d2, sums, counts, empty):
-    """Give the r-th empty cluster the r-th farthest point, taking it out of its old cluster."""
+def _relocate_empty(X, labels, min_d2, sums, counts, empty, weights=None):
+    """Give the r-th empty cluster the r-th farthest point, taking it out of its old cluster.
+
+    With sample weights w, the point carries its weight: its cluster loses w·x and w, the empty
+    cluster gets w·x and w (scikit-learn's ``_relocate_empty_clusters_dense``).
+    """
     k = sums.shape[0]
     _, farthest = jax.lax.top_k(min_d2, k)
     rank = jnp.clip(jnp.cumsum(empty) - 1, 0, k - 1)
     taken = farthest[rank]  # (K,) the point each empty cluster receives
-    moved = empty.astype(X.dtype)
+    w_taken = jnp.ones((k,), X.dtype) if weights is None else weights[taken]
+    moved = empty.astype(X.dtype) * w_taken
     moved_x = X[taken] * moved[:, None]
     sums = sums - jax.ops.segment_sum(moved_x, labels[taken], k)
     counts = counts - jax.ops.segment_sum(moved, labels[taken], k)
-    sums = jnp.where(empty[:, None], X[taken], sums)
-    counts = jnp.where(empty, 1.0, counts)
+    sums = jnp.where(empty[:, None], X[taken] * w_taken[:, None], sums)
+    counts = jnp.where(empty, w_taken, counts)
     return sums, counts
 
 
-def _update_centers(X, x_sq, centers, active):
-    """One assignment and mean update: (labels, min_d2, new_centers, empty, (sums, counts))."""
+def _update_centers(X, x_sq, centers, active, weights=None, weighted_X=None):
+    """One assignment and mean update: (labels, min_d2, new_centers, empty, (sums, counts)).
+
+    With sample weights w (``weighted_X`` = w·X, computed once per fit): μ_k = Σ_{z_n=k} w_n x_n
+    / Σ_{z_n=k} w_n; a cluster of zero total weight is empty.
+    """
     k = centers.shape[0]
     labels, min_d2 = _assign(X, x_sq, centers, active)
-    sums = jax.ops.segment_sum(X, labels, k)
-    counts = jax.ops.segment_sum(jnp.ones_like(x_sq), labels, k)
+    if weights is None:
+        sums = jax.ops.segment_sum(X, labels, k)
+        counts = jax.ops.segment_sum(jnp.ones_like(x_sq), labels, k)
+    else:
+        sums = jax.ops.segment_sum(weighted_X, labels, k)
+        counts = jax.ops.segment_sum(weights, labels, k)
     empty = counts == 0
     if active is not None:
         empty = empty & active
     sums, counts = jax.lax.cond(
         jnp.any(empty),
-        lambda: _relocate_empty(X, labels, min_d2, sums, counts, empty),
+        lambda: _relocate_empty(X, labels, min_d2, sums, counts, empty, weights),
         lambda: (sums, counts),
     )
-    new_centers = jnp.where(counts[:, None] > 0, sums / jnp.maximum(counts, 1.0)[:, None], centers)
+    new_centers = jnp.where(counts[:, None] > 0, sums / jnp.where(counts > 0, counts, 1.0)[:, None], centers)
     return labels, min_d2, new_centers, empty, (sums, counts)
+
+
+# Rows per block of the blocked assignment (4096 float64 rows of 16 features = 512 KiB).
+_BLOCK_BYTES = 4096 * 8 * 16
+
+
+def _block_rows(n_features, dtype):
+    return max(256, _BLOCK_BYTES // (jnp.dtype(dtype).itemsize * max(n_features, 16)))
+
+
+def _blocked_moments(X, x_sq, centers, weights, weighted_X):
+    """The assignment and the cluster sums and counts, one block of rows at a time.
+
+    Same numbers as ``_assign`` followed by ``segment_sum`` over all N rows, but the (B, K)
+    distances of a block stay in cache while they are reduced, and the block of X while it is
+    scattered: one pass over X per step instead of three, and no (N, K) array. A ``scan`` over
+    the N // B full blocks, then the remaining rows. Measured on 2 shared CPU cores, N = 200 000,
+    D = K = 16: best times 1.3× (float64) to 1.4× (float32) faster than the unblocked step, but
+    single-threaded, so a machine loaded by other processes can favour the unblocked one (whose
+    matrix product runs on all cores). Returns (labels, min_d2, sums, counts).
+    """
+    n, d = X.shape
+    k = centers.shape[0]
+    b = _block_rows(d, X.dtype)
+    nb, main = n // b, (n // b) * b
+    source = X if weights is None else weighted_X
+    mass = jnp.ones_like(x_sq) if weights is None else weights
+
+    def part(x, xs, src, m, sums, counts):
+        labels, min_d2 = _assign(x, xs, centers, None)
+        return labels, min_d2, sums + jax.ops.segment_sum(src, labels, k), counts + jax.ops.segment_sum(m, labels, k)
+
+    sums, counts = jnp.zeros((k, d), X.dtype), jnp.zeros((k,), X.dtype)
+    labels, min_d2 = [], []
+    if nb > 0:
+        def body(carry, block):
+            lab, md2, s, c = part(*block, *carry)
+            return (s, c), (lab, md2)
+
+        blocks = tuple(a[:main].reshape((nb, b) + a.shape[1:]) for a in (X, x_sq, source, mass))
+        (sums, counts), (lab, md2) = jax.lax.scan(body, (sums, counts), blocks)
+        labels.append(lab.reshape(main))
+        min_d2.append(md2.reshape(main))
+    if main < n:
+        lab, md2, sums, counts = part(X[main:], x_sq[main:], source[main:], mass[main:], sums, counts)
+        labels.append(lab)
+        min_d2.append(md2)
+    cat = (lambda parts: parts[0]) if len(labels) == 1 else jnp.concatenate
+    return cat(labels), cat(min_d2), sums, counts
+
+
+def _update_centers_blocked(X, x_sq, centers, weights=None, weighted_X=None):
+    """``_update_centers`` (no mask) on the blocked assignment: (labels, min_d2, new_centers, (sums, counts))."""
+    labels, min_d2, sums, counts = _blocked_moments(X, x_sq, centers, weights, weighted_X)
+    empty = counts == 0
+    sums, counts = jax.lax.cond(
+        jnp.any(empty),
+        lambda: _relocate_empty(X, labels, min_d2, sums, counts, empty, weights),
+        lambda: (sums, counts),
+    )
+    new_centers = jnp.where(counts[:, None] > 0, sums / jnp.where(counts > 0, counts, 1.0)[:, None], centers)
+    return labels, min_d2, new_centers, (sums, counts)
 
 
 def _lloyd_step(state: KMeansState, X, x_sq, tol, active):
@@ -251,10 +330,22 @@ def kmeans_step(state: KMeansState, X: Array, tol=0.0) -> tuple[KMeansState, KMe
 # the whole fit in one while_loop
 
 
-def _fit_impl(X, init_centers, tol, max_iter, active):
+def _fit_impl(X, init_centers, tol, max_iter, active, weights=None, relative_tol=False):
     offset = jnp.mean(X, axis=0)
     Xc = X - offset[None, :]
     x_sq = jnp.sum(Xc * Xc, axis=1)
+    if relative_tol:
+        # scikit-learn's tolerance tol · mean_d var(X[:, d]), computed here rather than on the
+        # host (no extra pass over a host copy of X). With sample weights the variance is the
+        # weighted one (scikit-learn's is unweighted), so that integer weights are exactly
+        # equivalent to repeated rows.
+        if weights is None:
+            tol = tol * jnp.mean(jnp.mean(Xc * Xc, axis=0))
+        else:
+            wsum = jnp.sum(weights)
+            wmean = (weights @ Xc) / wsum
+            tol = tol * jnp.mean((weights @ (Xc * Xc)) / wsum - wmean * wmean)
+    weighted_X = None if weights is None else Xc * weights[:, None]
     history = jnp.full((max_iter,), jnp.nan, X.dtype)
 
     # The loop carries the cluster sums and counts instead of the N labels: an assignment equal
@@ -269,17 +360,25 @@ def _fit_impl(X, init_centers, tol, max_iter, active):
 
     def body(carry):
         centers, previous, iteration, _, history = carry
-        _, min_d2, new_centers, _, moments = _update_centers(Xc, x_sq, centers, active)
+        if active is None:
+            _, min_d2, new_centers, moments = _update_centers_blocked(Xc, x_sq, centers, weights, weighted_X)
+        else:
+            _, min_d2, new_centers, _, moments = _update_centers(Xc, x_sq, centers, active, weights, weighted_X)
         same = jnp.all(moments[0] == previous[0]) & jnp.all(moments[1] == previous[1])
         converged = same | (jnp.sum((new_centers - centers) ** 2) <= tol)
-        return new_centers, moments, iteration + 1, converged, history.at[iteration].set(jnp.sum(min_d2))
+        wcss = jnp.sum(min_d2) if weights is None else jnp.dot(weights, min_d2)
+        return new_centers, moments, iteration + 1, converged, history.at[iteration].set(wcss)
 
     k, d = init_centers.shape
     no_moments = (jnp.full((k, d), jnp.nan, X.dtype), jnp.full((k,), -1.0, X.dtype))
     init = (init_centers - offset[None, :], no_moments, jnp.zeros((), jnp.int32), jnp.zeros((), bool), history)
     centers, _, n_iter, converged, history = jax.lax.while_loop(cond, body, init)
-    labels, _ = _assign(Xc, x_sq, centers, active)
-    inertia = jnp.sum((Xc - centers[labels]) ** 2)
+    if active is None:
+        labels = _blocked_moments(Xc, x_sq, centers, None, None)[0]
+    else:
+        labels, _ = _assign(Xc, x_sq, centers, active)
+    sq = jnp.sum((Xc - centers[labels]) ** 2, axis=1)
+    inertia = jnp.sum(sq) if weights is None else jnp.dot(weights, sq)
     return KMeansResult(
         centers=centers + offset[None, :],
         labels=labels,
@@ -290,16 +389,28 @@ def _fit_impl(X, init_centers, tol, max_iter, active):
     )
 
 
-@functools.partial(jax.jit, static_argnames=("max_iter",))
-def _fit(X, init_centers, tol, max_iter):
-    return _fit_impl(X, init_centers, tol, max_iter, None)
+@functools.partial(jax.jit, static_argnames=("max_iter", "relative_tol"))
+def _fit(X, init_centers, tol, max_iter, sample_weight=None, relative_tol=False):
+    return _fit_impl(X, init_centers, tol, max_iter, None, sample_weight, relative_tol)
 
 
-def kmeans_fit(X: Array, init_centers: Array, *, max_iter: int = 300, tol=1e-4) -> KMeansResult:
+def _check_weights(sample_weight, X):
+    if sample_weight is None:
+        return None
+    check_array(sample_weight, "sample_weight", ndim=1)
+    if np.shape(sample_weight) != (np.shape(X)[0],):
+        raise ValueError(f"sample_weight must have shape ({np.shape(X)[0]},), got {np.shape(sample_weight)}")
+    if is_concrete(sample_weight) and np.any(np.asarray(sample_weight) < 0):
+        raise ValueError("sample_weight must be non-negative")
+    return jnp.asarray(sample_weight, jnp.asarray(X).dtype)
+
+
+def kmeans_fit(X: Array, init_centers: Array, *, max_iter: int = 300, tol=1e-4, sample_weight=None) -> KMeansResult:
     """Lloyd's algorithm from given centers until z is stable, the shift ≤ tol, or max_iter.
 
-    Minimizes J(z, μ) = Σ_n ‖x_n − μ_{z_n}‖² by alternating the assignment and the mean update
-    inside one jitted ``lax.while_loop``. Cost Θ(NKD) per step.
+    Minimizes J(z, μ) = Σ_n w_n ‖x_n − μ_{z_n}‖² by alternating the assignment and the
+    (weighted) mean update μ_k = Σ_{z_n=k} w_n x_n / Σ_{z_n=k} w_n inside one jitted
+    ``lax.while_loop``. Cost Θ(NKD) per step.
 
     From the same ``init_centers`` this equals ``sklearn.cluster.KMeans(init=init_centers,
     n_init=1, algorithm="lloyd", tol=t)`` where scikit-learn's tolerance is relative:
@@ -310,48 +421,77 @@ def kmeans_fit(X: Array, init_centers: Array, *, max_iter: int = 300, tol=1e-4) 
       init_centers: (K, D) starting centers, 1 ≤ K ≤ N.
       max_iter: the most Lloyd steps (static: it sizes ``wcss_history``).
       tol: absolute tolerance on Σ_k ‖μ_k^new − μ_k‖² (traced: vmappable).
+      sample_weight: (N,) non-negative weights w (None: all 1).
 
     Returns:
-      ``KMeansResult`` (centers, labels, inertia, n_iter, converged, wcss_history).
+      ``KMeansResult`` (centers, labels, inertia, n_iter, converged, wcss_history); inertia and
+      the WCSS are weighted.
 
     Raises:
       ValueError: X not 2-D, empty, NaN/inf; centers of the wrong width; K < 1 or K > N;
-        max_iter < 1; tol < 0.
+        max_iter < 1; tol < 0; sample_weight of the wrong shape or negative.
     """
     X = _check_data(X)
     init_centers = _check_centers(init_centers, X)
     max_iter = _check_iter_tol(max_iter, tol)
-    return _fit(X, init_centers, jnp.asarray(tol, X.dtype), max_iter)
+    weights = _check_weights(sample_weight, X)
+    return _fit(X, init_centers, jnp.asarray(tol, X.dtype), max_iter, weights)
 
 
 # ----------------------------------------------------------------------------------------------
 # seeding
 
 
-def _plusplus_impl(key, X, n_clusters, num_local_trials):
+def _canonical_order(X):
+    """A permutation of the rows that depends on their values only (not on their order): rows
+    sorted by a fixed generic projection x·r. Drawing along it, by inverse CDF, makes a weighted
+    draw pick the same point whether X is shuffled, or a row of integer weight m is repeated m
+    times instead (ties of the projection are, for generic data, exact duplicates)."""
+    d = X.shape[1]
+    r = 1.0 + jnp.mod(jnp.arange(1, d + 1, dtype=X.dtype) * 0.6180339887498949, 1.0)
+    return jnp.argsort(X @ r, stable=True)
+
+
+def _plusplus_impl(key, X, n_clusters, num_local_trials, weights=None, canonical=False):
     n = X.shape[0]
     x_sq = jnp.sum(X * X, axis=1)
+    if canonical:
+        order = _canonical_order(X)
+        if weights is None:
+            weights = jnp.ones((n,), X.dtype)
+    else:
+        order = None
+
+    def draw(mass, u):
+        """Indices of the first points whose cumulative mass exceeds u·Σ mass (along ``order``)."""
+        cumulative = jnp.cumsum(mass if order is None else mass[order])
+        total = cumulative[-1]
+        pos = jnp.sum(cumulative[None, :] < (u * total)[:, None], axis=1)
+        # If every mass is 0 (fewer distinct points than clusters), fall back to a uniform draw.
+        pos = jnp.clip(jnp.where(total > 0, pos, jnp.floor(u * n).astype(pos.dtype)), 0, n - 1)
+        return (pos if order is None else order[pos]).astype(jnp.int32)
 
     def sq_dist_to(points):  # (L, D) -> (L, N)
         d2 = jnp.sum(points * points, axis=1)[:, None] - 2.0 * (points @ X.T) + x_sq[None, :]
         return jnp.maximum(d2, 0.0)
 
-    first = jax.random.randint(jax.random.fold_in(key, 0), (), 0, n, dtype=jnp.int32)
+    def potential(d2):  # Σ_n w_n d2_n along the last axis
+        return jnp.sum(d2, axis=-1) if weights is None else d2 @ weights
+
+    if weights is None:
+        first = jax.random.randint(jax.random.fold_in(key, 0), (), 0, n, dtype=jnp.int32)
+    else:  # P(first = n) ∝ w_n
+        first = draw(weights, jax.random.uniform(jax.random.fold_in(key, 0), (1,), X.dtype))[0]
     closest = sq_dist_to(X[first][None, :])[0]
     indices = jnp.zeros((n_clusters,), jnp.int32).at[0].set(first)
 
     def add_center(c, carry):
         closest, indices = carry
-        cumulative = jnp.cumsum(closest)
-        total = cumulative[-1]
         u = jax.random.uniform(jax.random.fold_in(key, c), (num_local_trials,), X.dtype)
-        # D² sampling: the first index whose cumulative D² exceeds u·ΣD². If every D² is 0
-        # (fewer distinct points than clusters), fall back to a uniform draw.
-        by_d2 = jnp.sum(cumulative[None, :] < (u * total)[:, None], axis=1)
-        uniform = jnp.floor(u * n).astype(by_d2.dtype)
-        candidates = jnp.clip(jnp.where(total > 0, by_d2, uniform), 0, n - 1).astype(jnp.int32)
+        # D² sampling: P(x_n) ∝ w_n D(x_n)².
+        candidates = draw(closest if weights is None else weights * closest, u)
         new_closest = jnp.minimum(closest[None, :], sq_dist_to(X[candidates]))
-        best = jnp.argmin(jnp.sum(new_closest, axis=1))
+        best = jnp.argmin(potential(new_closest))
         return new_closest[best], indices.at[c].set(candidates[best])
 
     _, indices = jax.lax.fori_loop(1, n_clusters, add_center, (closest, indices))
@@ -359,11 +499,11 @@ def _plusplus_impl(key, X, n_clusters, num_local_trials):
 
 
 @functools.partial(jax.jit, static_argnames=("n_clusters", "num_local_trials"))
-def _plusplus(key, X, n_clusters, num_local_trials):
-    return _plusplus_impl(key, X, n_clusters, num_local_trials)
+def _plusplus(key, X, n_clusters, num_local_trials, sample_weight=None):
+    return _plusplus_impl(key, X, n_clusters, num_local_trials, sample_weight)
 
 
-def kmeans_plusplus(key: PRNGKey, X: Array, n_clusters: int, *, num_local_trials: int = 1):
+def kmeans_plusplus(key: PRNGKey, X: Array, n_clusters: int, *, num_local_trials: int = 1, sample_weight=None):
     """k-means++ seeding by D² sampling.
 
     μ_1 ~ uniform over the points; then for c = 2..K: draw L candidates with
@@ -377,6 +517,8 @@ def kmeans_plusplus(key: PRNGKey, X: Array, n_clusters: int, *, num_local_trials
       X: (N, D) points.
       n_clusters: K, 1 ≤ K ≤ N (static).
       num_local_trials: L ≥ 1 candidates per center (static; scikit-learn uses 2 + ⌊ln K⌋).
+      sample_weight: (N,) non-negative weights w (None: all 1); then P(μ_1 = x_n) ∝ w_n, the
+        D² draws are ∝ w_n D(x_n)² and the potential is Σ_n w_n min(...).
 
     Returns:
       ``(centers, indices)``: (K, D) rows of X and their (K,) int32 indices.
@@ -384,7 +526,7 @@ def kmeans_plusplus(key: PRNGKey, X: Array, n_clusters: int, *, num_local_trials
     X = _check_data(X)
     k = _check_k(n_clusters, X.shape[0])
     trials = check_int(num_local_trials, "num_local_trials", minimum=1)
-    return _plusplus(key, X, k, trials)
+    return _plusplus(key, X, k, trials, _check_weights(sample_weight, X))
 
 
 def kmeans_random_init(key: PRNGKey, X: Array, n_clusters: int) -> Array:
@@ -398,20 +540,34 @@ def kmeans_random_init(key: PRNGKey, X: Array, n_clusters: int) -> Array:
 # restarts and the elbow
 
 
-def _seed(key, X, n_clusters, init, num_local_trials):
+def _seed(key, X, n_clusters, init, num_local_trials, weights=None, canonical=False):
     if init == "k-means++":
-        return _plusplus_impl(key, X, n_clusters, num_local_trials)[0]
-    return X[jax.random.choice(key, X.shape[0], (n_clusters,), replace=False)]
+        return _plusplus_impl(key, X, n_clusters, num_local_trials, weights, canonical)[0]
+    p = None if weights is None else weights / jnp.sum(weights)
+    return X[jax.random.choice(key, X.shape[0], (n_clusters,), replace=False, p=p)]
 
 
-@functools.partial(jax.jit, static_argnames=("n_clusters", "n_init", "init", "num_local_trials", "max_iter"))
-def _restarts(key, X, tol, n_clusters, n_init, init, num_local_trials, max_iter):
+def _restarts_impl(key, X, tol, n_clusters, n_init, init, num_local_trials, max_iter, weights, relative_tol,
+                   canonical=False):
     def one(k):
-        return _fit_impl(X, _seed(k, X, n_clusters, init, num_local_trials), tol, max_iter, None)
+        centers = _seed(k, X, n_clusters, init, num_local_trials, weights, canonical)
+        return _fit_impl(X, centers, tol, max_iter, None, weights, relative_tol)
 
-    runs = jax.vmap(one)(jax.random.split(key, n_init))
+    keys = jax.random.split(key, n_init)
+    if n_init == 1:  # no batch dimension: the plain (unbatched) programs are faster on CPU
+        run = one(keys[0])
+        return run, run.inertia[None]
+    runs = jax.vmap(one)(keys)
     best = jnp.argmin(runs.inertia)
     return jax.tree.map(lambda a: a[best], runs), runs.inertia
+
+
+@functools.partial(jax.jit, static_argnames=("n_clusters", "n_init", "init", "num_local_trials", "max_iter",
+                                             "relative_tol", "canonical"))
+def _restarts(key, X, tol, n_clusters, n_init, init, num_local_trials, max_iter, sample_weight=None,
+              relative_tol=False, canonical=False):
+    return _restarts_impl(key, X, tol, n_clusters, n_init, init, num_local_trials, max_iter, sample_weight,
+                          relative_tol, canonical)
 
 
 _INITS = ("k-means++", "random")
@@ -431,6 +587,7 @@ def kmeans_restarts(
     num_local_trials: int | None = None,
     max_iter: int = 300,
     tol=1e-4,
+    sample_weight=None,
 ) -> tuple[KMeansResult, Array]:
     """k-means with ``n_init`` seedings run in parallel (``vmap`` over keys); the best J is kept.
 
@@ -447,6 +604,8 @@ def kmeans_restarts(
       num_local_trials: L of greedy k-means++ (default 2 + ⌊ln K⌋, as scikit-learn).
       max_iter: steps per run (static).
       tol: absolute tolerance on the squared center shift.
+      sample_weight: (N,) non-negative weights w (None: all 1); seeding draws with
+        probability ∝ w (first center, "random") or ∝ w·D² (k-means++), the fit is weighted.
 
     Returns:
       ``(best, inertias)``: the best ``KMeansResult`` and the (n_init,) final inertias.
@@ -460,7 +619,8 @@ def kmeans_restarts(
     else:
         trials = check_int(num_local_trials, "num_local_trials", minimum=1)
     max_iter = _check_iter_tol(max_iter, tol)
-    return _restarts(key, X, jnp.asarray(tol, X.dtype), k, n_init, init, trials, max_iter)
+    weights = _check_weights(sample_weight, X)
+    return _restarts(key, X, jnp.asarray(tol, X.dtype), k, n_init, init, trials, max_iter, weights)
 
 
 @functools.partial(jax.jit, static_argnames=("k_max", "n_init", "num_local_trials", "max_iter"))
@@ -537,18 +697,52 @@ def elbow_point(ks, inertias) -> int:
     return int(ks[1 + int(np.argmax(strength))])
 
 
-def kmeans_predict(centers: Array, X: Array) -> Array:
-    """Nearest center of every point, argmin_k ‖x_n − μ_k‖² (ties: the smallest k). Θ(NKD)."""
+def _check_centers_for(centers, X):
     X = _check_data(X)
     check_array(centers, "centers", ndim=2)
     if np.shape(centers)[1] != X.shape[1]:
         raise ValueError(f"X must have the {np.shape(centers)[1]} features of centers, got shape {X.shape}")
-    return _predict(jnp.asarray(centers, X.dtype), X)
+    return jnp.asarray(centers, X.dtype), X
+
+
+def kmeans_predict(centers: Array, X: Array) -> Array:
+    """Nearest center of every point, argmin_k ‖x_n − μ_k‖² (ties: the smallest k). Θ(NKD)."""
+    centers, X = _check_centers_for(centers, X)
+    return _predict(centers, X)
 
 
 @jax.jit
 def _predict(centers, X):
-    return _assign(X, jnp.sum(X * X, axis=1), centers, None)[0]
+    shift = jnp.mean(centers, axis=0)
+    Xs = X - shift[None, :]
+    return _assign(Xs, jnp.sum(Xs * Xs, axis=1), centers - shift[None, :], None)[0]
+
+
+def kmeans_transform(centers: Array, X: Array) -> Array:
+    """(N, K) Euclidean distances ‖x_n − μ_k‖ to every center (scikit-learn's ``transform``). Θ(NKD)."""
+    centers, X = _check_centers_for(centers, X)
+    return _transform(centers, X)
+
+
+@jax.jit
+def _transform(centers, X):
+    # Σ_d (x_nd − μ_kd)² summed directly (one fused Θ(NKD) reduction), not the expansion
+    # ‖x‖² − 2xᵀμ + ‖μ‖², whose rounding leaves ~1e-8 where a point sits on a center.
+    return jnp.sqrt(jnp.sum((X[:, None, :] - centers[None, :, :]) ** 2, axis=2))
+
+
+def kmeans_score(centers: Array, X: Array, sample_weight=None) -> Array:
+    """−J = −Σ_n w_n min_k ‖x_n − μ_k‖², the opposite of X's (weighted) inertia. Θ(NKD)."""
+    centers, X = _check_centers_for(centers, X)
+    return _score(centers, X, _check_weights(sample_weight, X))
+
+
+@jax.jit
+def _score(centers, X, weights=None):
+    labels = _predict(centers, X)
+    # The direct ‖x_n − μ_{z_n}‖² of the winner (not the expansion), as scikit-learn's inertia.
+    sq = jnp.sum((X - centers[labels]) ** 2, axis=1)
+    return -(jnp.sum(sq) if weights is None else jnp.dot(weights, sq))
 
 
 def kmeans_inertia(centers: Array, X: Array, labels: Array) -> Array:
@@ -574,5 +768,7 @@ __all__ = [
     "kmeans_predict",
     "kmeans_random_init",
     "kmeans_restarts",
+    "kmeans_score",
     "kmeans_step",
+    "kmeans_transform",
 ]

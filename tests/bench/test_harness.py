@@ -93,3 +93,16 @@ def test_a_listed_bench_module_that_does_not_import_is_an_error(monkeypatch):
     monkeypatch.setattr(families, "FAMILIES", (row,))
     with pytest.raises(ModuleNotFoundError, match="jaxml.bench.no_such_module"):
         harness.load_entries()
+
+
+def test_long_runs_stop_repeating(monkeypatch):
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.03)
+        return 1
+
+    monkeypatch.setattr(harness, "MAX_TIMED_SECONDS", 0.05)
+    time_reference(slow, repeats=5, min_seconds=0.0)
+    assert len(calls) == 2  # 0.03 s, then 0.06 s ≥ 0.05 s: no third call

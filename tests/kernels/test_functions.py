@@ -9,11 +9,14 @@ from sklearn.metrics import pairwise
 
 from jaxml.kernels import (
     as_kernel,
+    cosine_kernel,
     gram,
     is_mercer_kernel,
     kernel_product,
     kernel_sum,
+    laplacian_kernel,
     linear_kernel,
+    manhattan_distances,
     mercer_check,
     polynomial_kernel,
     quadratic_kernel,
@@ -56,6 +59,18 @@ def test_kernels_match_sklearn_pairwise(x64):
         rtol=1e-12,
     )
     np.testing.assert_allclose(squared_distances(X, Z), pairwise.euclidean_distances(X, Z, squared=True), rtol=1e-10)
+
+
+def test_laplacian_cosine_manhattan_match_sklearn(x64):
+    X, Z = _data()
+    X[3] = 0.0  # a zero row: cosine similarity 0, as scikit-learn
+    np.testing.assert_allclose(manhattan_distances(X, Z), pairwise.manhattan_distances(X, Z), rtol=1e-13)
+    for g in (0.1, 0.7):
+        np.testing.assert_allclose(gram(as_kernel(laplacian_kernel, gamma=g), X, Z),
+                                   pairwise.laplacian_kernel(X, Z, gamma=g), rtol=1e-13)
+    np.testing.assert_allclose(gram(cosine_kernel, X, Z), pairwise.cosine_similarity(X, Z), rtol=1e-12, atol=1e-15)
+    assert is_mercer_kernel(as_kernel(laplacian_kernel, gamma=0.5)) and is_mercer_kernel(cosine_kernel)
+    assert not is_mercer_kernel(as_kernel(laplacian_kernel, gamma=-0.5))
 
 
 def test_kernel_is_phi_inner_product_for_quadratic(x64):

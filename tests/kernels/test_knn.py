@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 
 from jaxml.kernels import knn_classify, knn_predict_proba, knn_regress, nearest_neighbors
 
@@ -35,6 +35,28 @@ def test_classifier_and_regressor_match_sklearn(x64, k):
     two = np.stack([targets, -2 * targets], axis=1)
     reg2 = KNeighborsRegressor(n_neighbors=k, algorithm="brute").fit(X, two)
     np.testing.assert_allclose(knn_regress(X, two, Q, k), reg2.predict(Q), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [200, 3001])
+def test_manhattan_matches_sklearn(x64, n):
+    X, _, Q = _data(n=n)
+    dist, idx = NearestNeighbors(n_neighbors=6, algorithm="brute", metric="manhattan").fit(X).kneighbors(Q)
+    ours_dist, ours_idx = nearest_neighbors(X, Q, 6, metric="manhattan")
+    np.testing.assert_array_equal(ours_idx, idx)
+    np.testing.assert_allclose(ours_dist, dist, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_select_equals_top_k_with_ties(x64, dtype):
+    from jaxml.kernels.knn import _select
+
+    # Few distinct values: many exact ties, which must go to the lower index as in lax.top_k.
+    scores = jnp.asarray(np.random.default_rng(2).integers(0, 5, size=(30, 300)), dtype)
+    for k in (1, 4, 16, 17):
+        best, idx = _select(scores, k)
+        ref_best, ref_idx = jax.lax.top_k(scores, k)
+        np.testing.assert_array_equal(best, ref_best)
+        np.testing.assert_array_equal(idx, ref_idx)
 
 
 def test_vote_tie_goes_to_smallest_label(x64):
@@ -102,27 +124,19 @@ def test_bad_input():
         knn_classify(X, y, Q, 3, num_classes=2)
     with pytest.raises(ValueError, match="X_train"):
         knn_classify(np.full_like(X, np.nan), y, Q, 3)
-
-
-@pytest.mark.parametrize("k", [1, 5])
-def test_blocked_top_k_is_exact_with_ties(k):
-    from jaxml.kernels.knn import _top_k_blocked
-
-    # Few distinct integer scores: many exact ties, which must go to the lower index as in top_k.
-    scores = jnp.asarray(np.random.default_rng(1).integers(0, 6, size=(40, 8 * 256)), jnp.float32)
-    best, idx = _top_k_blocked(scores, k, 256)
-    ref_best, ref_idx = jax.lax.top_k(scores, k)
-    np.testing.assert_array_equal(best, ref_best)
-    np.testing.assert_array_equal(idx, ref_idx)
+    with pytest.raises(ValueError, match="metric"):
+        nearest_neighbors(X, Q, 3, metric="chebyshev")
 
 
 def test_blocked_search_matches_sklearn(x64):
-    # N = 3001 > 2k·256: the two-stage selection (with a padded last block) is used.
+    # N = 3001 > 2k·128: the two-stage selection (with a padded last block and tile) is used; the
+    # default chunk (64) gives 3 tiles of 1024 points, small chunks a single tile.
     X, y, Q = _data(n=3001, q=70, d=4)
     dist, idx = KNeighborsClassifier(n_neighbors=5, algorithm="brute").fit(X, y).kneighbors(Q)
-    sq, ours = nearest_neighbors(X, Q, 5, chunk_size=32)
-    np.testing.assert_array_equal(ours, idx)
-    np.testing.assert_allclose(np.sqrt(sq), dist, rtol=1e-10, atol=1e-12)
+    for chunk in (None, 8, 1):
+        sq, ours = nearest_neighbors(X, Q, 5, chunk_size=chunk)
+        np.testing.assert_array_equal(ours, idx)
+        np.testing.assert_allclose(np.sqrt(sq), dist, rtol=1e-10, atol=1e-12)
     # duplicated training points: exact ties (scikit-learn orders them arbitrarily; ours lower index first)
     X2 = np.concatenate([X, X[:1500]])
     sq2, idx2 = nearest_neighbors(X2, Q, 5)

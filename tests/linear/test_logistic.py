@@ -300,3 +300,41 @@ def test_bad_input_raises(x64):
         fit_softmax_lbfgs(X, np.where(y == 0, -1, y), 0.1, num_classes=2)
     with pytest.raises(ValueError, match="learning_rate"):
         fit_logistic_gd(X, y, 0.1, learning_rate=0.0, num_steps=5, key=jax.random.key(0))
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_glm_lbfgs_matches_sklearn_newton_cholesky_and_vmaps_over_lambda(x64, binary):
+    X, y = _breast_cancer() if binary else _iris()
+    n = X.shape[0]
+    T = jnp.asarray(y, jnp.float64) if binary else jax.nn.one_hot(y, 3, dtype=jnp.float64)
+    k = 1 if binary else 3
+    v = jnp.full((n,), 1.0 / n)
+
+    def solve(lam):
+        return lg.glm_lbfgs(jnp.asarray(X), T, v, lam, 1e-10, 500, jnp.zeros((X.shape[1], k)), jnp.zeros(k),
+                            binary=binary, fit_intercept=True, cold=True)
+
+    lams = jnp.array([0.1, 0.01])
+    fits = jax.jit(jax.vmap(solve))(lams)
+    for i, lam in enumerate(np.asarray(lams)):
+        ref = LogisticRegression(C=1 / (n * lam), solver="newton-cholesky", tol=1e-12).fit(X, y)
+        coef = fits.w[i][None, :] if binary else fits.w[i].T
+        b = fits.b[i] if binary else fits.b[i] - jnp.mean(fits.b[i])
+        np.testing.assert_allclose(coef, ref.coef_, atol=1e-8 * np.abs(ref.coef_).max())
+        np.testing.assert_allclose(np.atleast_1d(b), ref.intercept_, atol=1e-8)
+        assert float(fits.grad_norm[i]) <= 1e-10
+
+
+def test_l1_prox_newton_matches_liblinear_and_its_subgradient_vanishes(x64):
+    from jaxml.linear import fit_logistic_l1, logistic_grad, min_norm_subgradient
+
+    X, y = _breast_cancer()
+    n, C = X.shape[0], 0.5
+    ref = LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", fit_intercept=False, tol=1e-12,
+                             max_iter=100_000).fit(X, y)
+    fit = fit_logistic_l1(X, y, 1.0 / (C * n), tol=1e-12)
+    np.testing.assert_allclose(fit.w, ref.coef_[0], atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(fit.w) == 0, ref.coef_[0] == 0)
+    g = logistic_grad(fit.w, X, y, 0.0)
+    G = min_norm_subgradient(fit.w, g, 1.0 / (C * n), jnp.ones_like(fit.w))
+    assert float(jnp.max(jnp.abs(G))) <= 1e-12

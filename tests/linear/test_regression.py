@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.optimize
 import scipy.stats
 from jax.test_util import check_grads
 from sklearn.linear_model import Lasso, Ridge
@@ -173,7 +174,7 @@ def test_ridge_float32_close_to_float64():
 
 def test_no_recompilation_on_second_call(x64, monkeypatch):
     # Each jitted core traced at most once: new data, λ, tol and max_iter reuse the program.
-    for name, static in (("_ridge", ()), ("_lasso", ("method",)), ("_least_squares", ())):
+    for name, static in (("_ridge", ()), ("_lasso", ("method", "positive")), ("_least_squares", ())):
         body = chex.assert_max_traces(getattr(R, name).__wrapped__, n=1)
         monkeypatch.setattr(R, name, jax.jit(body, static_argnames=static))
     X, y = _data(n=40, d=4)
@@ -265,6 +266,53 @@ def test_lasso_path_equals_independent_solves_in_input_order(method, x64):
     cold = sum(int(R.lasso_cd(X, y, float(l), tol=1e-13).n_iter) for l in lams)
     if method == "cd":
         assert int(np.sum(path.n_iter)) < cold
+
+
+def test_lasso_cd_positive_matches_sklearn(x64):
+    X, y = _data(n=80, d=10, sparse=4, noise=0.5)
+    lam = 0.05
+    res = R.lasso_cd(X, y, lam, tol=1e-14, max_iter=20_000, positive=True)
+    ref = Lasso(alpha=lam, fit_intercept=False, positive=True, tol=1e-14, max_iter=100_000).fit(X, y).coef_
+    unconstrained = R.lasso_cd(X, y, lam, tol=1e-14, max_iter=20_000).w
+    assert np.any(np.asarray(unconstrained) < 0)  # the constraint is active
+    np.testing.assert_allclose(res.w, ref, rtol=1e-6, atol=1e-9)
+    assert np.all(np.asarray(res.w) >= 0) and float(res.gap) <= 1e-14 * np.mean(y**2)
+
+
+# ------------------------------------------------------------------ centered statistics, NNLS
+
+
+def test_centered_stats_match_numpy(x64):
+    rng = np.random.default_rng(3)
+    # N ≥ 2 chunks of 1024 and D ≥ 64: the chunked, block-split product on CPU
+    n, d = 2 * 1024 + 37, 70
+    X = rng.standard_normal((n, d)) * 2.0 + 5.0
+    Y = rng.standard_normal((n, 2)) - 3.0
+    s = rng.uniform(0.0, 2.0, n)
+    stats = R.centered_stats(X, Y, s)
+    xm, ym = s @ X / s.sum(), s @ Y / s.sum()
+    Xc, Yc = (X - xm) * np.sqrt(s)[:, None], (Y - ym) * np.sqrt(s)[:, None]
+    np.testing.assert_allclose(stats.x_mean, xm, rtol=1e-12)
+    np.testing.assert_allclose(stats.y_mean, ym, rtol=1e-12)
+    np.testing.assert_allclose(stats.gram, Xc.T @ Xc, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(stats.xty, Xc.T @ Yc, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(stats.yty, np.sum(Yc**2, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(stats.weight_sum, s.sum(), rtol=1e-12)
+    plain = R.centered_stats(X[:50, :4], Y[:50], fit_intercept=False)
+    np.testing.assert_allclose(plain.gram, X[:50, :4].T @ X[:50, :4], rtol=1e-12)
+    np.testing.assert_allclose(plain.x_mean, np.zeros(4))
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.05])
+def test_nonnegative_least_squares_matches_scipy_nnls(lam, x64):
+    X, y = _data(n=60, d=8, noise=0.5)
+    n, d = X.shape
+    w, n_iter, converged = R.nonnegative_least_squares(X, y, lam)
+    # (1/2N)‖y − Xw‖² + λ‖w‖² = (1/2N)‖[y; 0] − [X; √(2Nλ) I] w‖²: NNLS on the augmented system
+    ref = scipy.optimize.nnls(np.vstack([X, np.sqrt(2 * n * lam) * np.eye(d)]), np.concatenate([y, np.zeros(d)]))[0]
+    assert np.any(ref == 0) and np.any(ref > 0)  # some constraints active, some not
+    np.testing.assert_allclose(w, ref, rtol=1e-9, atol=1e-12)
+    assert bool(converged) and int(n_iter) >= 1
 
 
 # ------------------------------------------------------------------ features and likelihoods

@@ -109,10 +109,42 @@ def test_grid_search_equals_loop_over_grid(x64, key):
         single = cross_validate(_ridge_fit, squared_error, X, y, lam, key=key, k=4)
         np.testing.assert_allclose(grid.fold_errors[i], single.fold_errors, rtol=1e-9)
     assert int(grid.best_index) == int(np.argmin(grid.mean))
-    via_helper = ridge_cv(X, y, lams, key=key, k=4)
-    np.testing.assert_allclose(via_helper.mean, grid.mean, rtol=1e-12)
+    via_helper = ridge_cv(X, y, lams, key=key, k=4)  # its own one-factorization-per-fold path
+    np.testing.assert_allclose(via_helper.fold_errors, grid.fold_errors, rtol=1e-10)
+    np.testing.assert_allclose(via_helper.variance, grid.variance, rtol=1e-8)
+    assert int(via_helper.best_index) == int(grid.best_index)
     # λ too large underfits: the CV error curve is not flat
     assert float(grid.mean[-1]) > 1.05 * float(grid.mean[grid.best_index])
+
+
+@pytest.mark.parametrize("n", [200, 203])  # equal folds, then folds of 50 and 51 rows
+def test_ridge_cv_equals_grid_search_cv_of_sklearn_ridge(n, x64, key):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = _diabetes(n)
+    k = 4
+    folds = kfold_indices(key, n, k)
+    n_train = np.array([len(train) for train, _ in folds])
+    lams = np.logspace(-5, 0, 6)
+    result = ridge_cv(X, y, lams, key=key, k=k)
+    assert result.fold_errors.shape == (6, k)
+    # scikit-learn's alpha is 2 N_train λ: one alpha grid per fold when the folds differ in size
+    for f, (train, test) in enumerate(folds):
+        search = GridSearchCV(
+            Ridge(fit_intercept=False), {"alpha": 2 * n_train[f] * lams}, cv=[(train, test)],
+            scoring="neg_mean_squared_error",
+        ).fit(X, y)
+        np.testing.assert_allclose(result.fold_errors[:, f], -search.cv_results_["mean_test_score"], rtol=1e-9)
+    assert int(result.best_index) == int(np.argmin(np.mean(result.fold_errors, axis=1)))
+
+
+def test_ridge_cv_compiles_once_per_shape(x64, key, monkeypatch):
+    body = chex.assert_max_traces(sp._ridge_cv.__wrapped__, n=1)
+    monkeypatch.setattr(sp, "_ridge_cv", jax.jit(body, static_argnames="k"))
+    X, y = _diabetes(100)
+    ridge_cv(X, y, np.ones(3), key=key, k=5)
+    again = ridge_cv(X[::-1].copy(), y[::-1].copy(), jnp.full(3, 0.5), key=jax.random.key(4), k=5)
+    assert again.fold_errors.shape == (3, 5)
 
 
 def _logistic_fit(X, y, s, C):

@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 import sklearn.cluster
 import sklearn.mixture
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from jaxml.sklearn import GaussianMixture, KMeans
+from jaxml.unsupervised import gmm as gmm_module
+from jaxml.unsupervised import kmeans as kmeans_module
 
 
 @parametrize_with_checks([KMeans(), GaussianMixture()])
@@ -101,14 +104,17 @@ def test_bad_parameters():
     X = data(7, n=10)
     with pytest.raises(ValueError, match="n_clusters"):
         KMeans(11).fit(X)
-    with pytest.raises(ValueError, match="n_clusters"):
-        KMeans(0).fit(X)
+    bad_values = [(KMeans, "n_clusters", 0), (KMeans, "n_init", 0), (KMeans, "init", "farthest"),
+                  (KMeans, "algorithm", "full"), (KMeans, "tol", -1.0), (GaussianMixture, "tol", -1.0),
+                  (GaussianMixture, "init_params", "kmeans++"), (GaussianMixture, "n_init", 0),
+                  (GaussianMixture, "covariance_type", "banded"), (GaussianMixture, "max_iter", -1)]
+    for est, name, value in bad_values:
+        with pytest.raises(InvalidParameterError, match=name):
+            est(**{name: value}).fit(X)
     with pytest.raises(ValueError, match="init"):
         KMeans(2, init=np.zeros((3, 3))).fit(X)
     with pytest.raises(ValueError, match="n_components"):
         GaussianMixture(11).fit(X)
-    with pytest.raises(ValueError, match="covariance_type"):
-        GaussianMixture(2, covariance_type="banded").fit(X)
     with pytest.raises(ValueError, match="reg_covar"):
         GaussianMixture(2, reg_covar=-1.0).fit(X)
     with pytest.raises(ValueError, match="weights_init"):
@@ -121,3 +127,88 @@ def test_bad_parameters():
         KMeans(2).fit(bad)
     with pytest.raises(ValueError, match="NaN"):
         GaussianMixture(2).fit(bad)
+
+
+@pytest.mark.parametrize("ours, ref", [(KMeans, sklearn.cluster.KMeans),
+                                       (GaussianMixture, sklearn.mixture.GaussianMixture)])
+def test_get_params_match_sklearn(ours, ref):
+    assert ours().get_params() == ref().get_params()
+
+
+def test_kmeans_sample_weight_matches_sklearn():
+    X = data(8)
+    w = np.random.default_rng(8).uniform(0.0, 3.0, len(X))
+    init = X[[0, 1, 2, 3]]
+    # tol = 0: only a stable assignment stops either library (with weights, jaxml's relative tol
+    # uses the weighted variance, scikit-learn the unweighted one)
+    ours = KMeans(4, init=init, n_init=1, tol=0.0).fit(X, sample_weight=w)
+    ref = sklearn.cluster.KMeans(4, init=init, n_init=1, tol=0.0).fit(X, sample_weight=w)
+    assert ours.n_iter_ == ref.n_iter_
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    np.testing.assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-12, atol=1e-12)
+    assert ours.inertia_ == pytest.approx(ref.inertia_, rel=1e-12)
+    Xt, wt = data(9, n=50), np.arange(50.0)
+    assert ours.score(Xt, sample_weight=wt) == pytest.approx(ref.score(Xt, sample_weight=wt), rel=1e-10)
+    # unit weights are no weights
+    plain = KMeans(4, init=init, n_init=1, tol=0.0).fit(X)
+    ones = KMeans(4, init=init, n_init=1, tol=0.0).fit(X, sample_weight=np.ones(len(X)))
+    np.testing.assert_allclose(ones.cluster_centers_, plain.cluster_centers_, rtol=1e-12)
+    # weighted k-means++ seeding never takes a zero-weight point
+    w0 = np.where(np.arange(len(X)) % 2 == 0, 0.0, 1.0)
+    seeded = KMeans(6, max_iter=1, random_state=0).fit(X, sample_weight=w0)
+    assert seeded.inertia_ == pytest.approx(float(np.sum(w0 * np.min(seeded.transform(X) ** 2, axis=1))), rel=1e-10)
+
+
+def test_integer_weights_equal_repeated_rows():
+    X = data(10, n=30)
+    counts = np.random.default_rng(10).integers(0, 4, len(X))
+    perm = np.random.default_rng(11).permutation(len(X))
+    repeated = KMeans(5, random_state=3).fit(np.repeat(X, counts, axis=0))
+    weighted = KMeans(5, random_state=3).fit(X[perm], sample_weight=counts[perm])
+    np.testing.assert_allclose(weighted.transform(X), repeated.transform(X), rtol=1e-10, atol=1e-12)
+
+
+def test_kmeans_float32_kept_and_close_to_sklearn():
+    X = data(11).astype(np.float32)
+    init = X[:3].copy()
+    ours = KMeans(3, init=init, n_init=1).fit(X)
+    ref = sklearn.cluster.KMeans(3, init=init, n_init=1).fit(X)
+    assert ours.cluster_centers_.dtype == np.float32 and ours.labels_.dtype == np.int32
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    np.testing.assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-5, atol=1e-5)
+    assert ours.inertia_ == pytest.approx(ref.inertia_, rel=1e-5)
+    assert ours.transform(X).dtype == np.float32 and ours.predict(X).dtype == np.int32
+    np.testing.assert_allclose(ours.transform(X), ref.transform(X), rtol=1e-5, atol=1e-5)
+    assert ours.score(X) == pytest.approx(ref.score(X), rel=1e-5)
+    # float64 data on a float32 model is computed in float64
+    assert ours.transform(X.astype(np.float64)).dtype == np.float64
+
+
+def test_gaussian_mixture_float32_kept_and_close_to_sklearn():
+    X = data(12).astype(np.float32)
+    kw = dict(weights_init=np.full(3, 1 / 3), means_init=X[:3].astype(np.float64), tol=1e-5, max_iter=50)
+    ours = GaussianMixture(3, **kw).fit(X)
+    ref = sklearn.mixture.GaussianMixture(3, **kw).fit(X)
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        assert getattr(ours, name).dtype == np.float32, name
+        np.testing.assert_allclose(getattr(ours, name), getattr(ref, name), rtol=2e-3, atol=2e-4, err_msg=name)
+    assert ours.predict_proba(X).dtype == np.float32 and ours.score_samples(X).dtype == np.float32
+    # float32 EM over 50 steps: the two libraries round differently, ~1e-4 relative apart
+    np.testing.assert_allclose(ours.score_samples(X), ref.score_samples(X), rtol=1e-3, atol=1e-3)
+    assert ours.score_samples(X.astype(np.float64)).dtype == np.float64
+
+
+def test_second_fit_of_the_same_shape_does_not_recompile():
+    X, w = data(13), np.ones(240)
+    KMeans(3, random_state=0).fit(X, sample_weight=w)
+    KMeans(3, init=X[:3], n_init=1).fit(X)
+    GaussianMixture(2, random_state=0).fit(X)
+    sizes = compiled()
+    KMeans(3, random_state=1, tol=1e-3).fit(X + 1.0, sample_weight=w * 2)
+    KMeans(3, init=X[3:6], n_init=1, tol=1e-2).fit(X)
+    GaussianMixture(2, random_state=1, tol=1e-2).fit(X)
+    assert compiled() == sizes
+
+
+def compiled():
+    return [f._cache_size() for f in (kmeans_module._restarts, kmeans_module._fit, gmm_module._restarts)]

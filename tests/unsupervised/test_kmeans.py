@@ -18,7 +18,9 @@ from jaxml.unsupervised import (
     kmeans_predict,
     kmeans_random_init,
     kmeans_restarts,
+    kmeans_score,
     kmeans_step,
+    kmeans_transform,
 )
 from jaxml.unsupervised import kmeans as kmeans_module
 
@@ -218,6 +220,54 @@ def test_predict_and_random_init(x64, key):
     assert len(np.unique(np.asarray(kmeans_random_init(key, X, 10)), axis=0)) == 10
 
 
+def test_blocked_steps_match_sklearn_and_the_unblocked_assignment(x64):
+    # N = 9000 > the block of 4096 rows: two scanned blocks and a remainder of 808 rows
+    X, _ = blobs(14, n=9000, k=5, spread=1.5)
+    w = np.random.default_rng(14).uniform(0.0, 2.0, len(X))
+    init = X[:5]
+    ours = kmeans_fit(X, init, tol=0.0, sample_weight=w)
+    ref = KMeans(5, init=init, n_init=1, tol=0.0, algorithm="lloyd").fit(X, sample_weight=w)
+    assert int(ours.n_iter) == ref.n_iter_
+    np.testing.assert_array_equal(np.asarray(ours.labels), ref.labels_)
+    np.testing.assert_allclose(np.asarray(ours.centers), ref.cluster_centers_, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(float(ours.inertia), ref.inertia_, rtol=1e-12)
+    Xj, wj, centers = jnp.asarray(X), jnp.asarray(w), jnp.asarray(init)
+    x_sq = jnp.sum(Xj * Xj, axis=1)
+    labels, min_d2, sums, counts = kmeans_module._blocked_moments(Xj, x_sq, centers, wj, Xj * wj[:, None])
+    want_labels, want_d2 = kmeans_module._assign(Xj, x_sq, centers, None)
+    np.testing.assert_array_equal(np.asarray(labels), np.asarray(want_labels))
+    np.testing.assert_allclose(np.asarray(min_d2), np.asarray(want_d2), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(sums), np.asarray(jax.ops.segment_sum(Xj * wj[:, None], want_labels, 5)),
+                               rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(counts), np.asarray(jax.ops.segment_sum(wj, want_labels, 5)), rtol=1e-12)
+
+
+def test_integer_weights_equal_repeated_points(x64, key):
+    X, _ = blobs(15, n=120, k=4, spread=2.0)
+    counts = np.random.default_rng(15).integers(0, 4, len(X))
+    init = X[counts > 0][:4]
+    weighted = kmeans_fit(X, init, tol=0.0, sample_weight=counts.astype(float))
+    repeated = kmeans_fit(np.repeat(X, counts, axis=0), init, tol=0.0)
+    np.testing.assert_allclose(np.asarray(weighted.centers), np.asarray(repeated.centers), rtol=1e-12)
+    assert float(weighted.inertia) == pytest.approx(float(repeated.inertia), rel=1e-12)
+    # weighted seeding never picks a zero-weight point
+    _, idx = kmeans_plusplus(key, X, 8, num_local_trials=3, sample_weight=counts.astype(float))
+    assert np.all(counts[np.asarray(idx)] > 0)
+
+
+def test_transform_and_score_match_sklearn(x64):
+    X, _ = blobs(16, n=200, k=3)
+    Xt = X[:50] + 100.0  # far from the origin: the expansion is taken about the centers' mean
+    ref = KMeans(3, init=X[:3], n_init=1, algorithm="lloyd").fit(X)
+    centers = ref.cluster_centers_
+    np.testing.assert_allclose(np.asarray(kmeans_transform(centers, Xt)), ref.transform(Xt), rtol=1e-12)
+    w = np.arange(50.0)
+    assert float(kmeans_score(centers, Xt, sample_weight=w)) == pytest.approx(ref.score(Xt, sample_weight=w),
+                                                                               rel=1e-12)
+    np.testing.assert_array_equal(np.asarray(kmeans_predict(centers, Xt)), ref.predict(Xt))
+    assert kmeans_transform(centers.astype(np.float32), Xt.astype(np.float32)).dtype == jnp.float32
+
+
 def test_bad_input():
     X, _ = blobs(13, n=20)
     with pytest.raises(ValueError, match="n_clusters"):
@@ -236,6 +286,10 @@ def test_bad_input():
         kmeans_fit(X, X[:2], tol=-1.0)
     with pytest.raises(ValueError, match="max_iter"):
         kmeans_fit(X, X[:2], max_iter=0)
+    with pytest.raises(ValueError, match="sample_weight"):
+        kmeans_fit(X, X[:2], sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="sample_weight"):
+        kmeans_fit(X, X[:2], sample_weight=-np.ones(len(X)))
     with pytest.raises(ValueError, match="init"):
         kmeans_restarts(jax.random.key(0), X, 2, init="farthest")
     with pytest.raises(ValueError, match="ks"):
