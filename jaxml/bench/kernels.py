@@ -1,5 +1,5 @@
-"""Benchmark entries for kNN and kernel ridge (the SVMs: ``linear_svc``, ``svc``) — jaxml against scikit-learn on the
-same data in the same process."""
+"""Benchmark entries for kNN and kernel ridge — jaxml against scikit-learn on the same data in the
+same process. The SVMs' entries: ``jaxml.bench.linear_svc``, ``jaxml.bench.svc``."""
 
 from __future__ import annotations
 
@@ -157,9 +157,5 @@ def kernel_ridge(size: float) -> BenchResult:
 def kernel_ridge_float32(size: float) -> BenchResult:
     return _kernel_ridge_entry(size, np.float32)
 
-
-# The SVMs' entries live in their own modules; importing them registers them with this family.
-import jaxml.bench.linear_svc  # noqa: E402, F401
-import jaxml.bench.svc  # noqa: E402, F401
 
 __all__: list[str] = []
