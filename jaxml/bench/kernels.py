@@ -39,7 +39,9 @@ def _knn_entry(size: float, dtype) -> BenchResult:
     compile_s, jax_s, pred = time_jax(ours, repeats=3, min_seconds=0.0)
     ref_s, ref_pred = time_reference(reference, repeats=3, min_seconds=0.0)
     name = np.dtype(dtype).name
-    extra = ", float64 distances of the k winners" if name == "float32" else ""
+    extra = (", float64 distances of the k winners" if name == "float32" else
+             ": float32 search for k + 4 candidates, their float64 distances, an exact rounding-error check, "
+             "the float64 search for the queries it cannot verify")
     return BenchResult(
         task=f"KNeighborsClassifier(5).fit().predict(), Q={q} N={n} D={d}, {name} X",
         reference="sklearn KNeighborsClassifier(5) (its default algorithm='auto' picks 'brute' for D > 15: "
@@ -52,7 +54,7 @@ def _knn_entry(size: float, dtype) -> BenchResult:
         reference_quality=float(np.mean(ref_pred == yq)),
         goal=1.5,
         notes=f"facade, numpy in/out, validation included; exact search: one product per L2-sized tile of "
-        f"[2q, -1]·[x, |x|^2] scores, block maxima, then the k best of the k best blocks ({name} search"
+        f"[2q, -1]·[x, |x|^2] scores, block maxima, then the k best of the k best blocks ({name} input"
         f"{extra}); predictions agree with scikit-learn on "
         f"{100 * np.mean(pred == ref_pred):.2f}% of queries.",
     )

@@ -227,7 +227,7 @@ def tron_squared_hinge(X: Array, y: Array, c: Array, tol, max_iter,
 # Dual coordinate descent with shrinking (liblinear -s 1 and -s 3)
 # --------------------------------------------------------------------------------------------
 
-_CHUNK = 128  # coordinates per inner scan: the scan carries only w (α is written once per chunk)
+_CHUNK = 256  # coordinates per inner scan: the scan carries only w (α is written once per chunk)
 
 
 def _packed_shuffle(key: PRNGKey, values: Array, inactive: Array, n: int) -> Array:

@@ -79,12 +79,24 @@ def _bounds(alpha, C):
 
 
 def _last_argmax(v):
-    """Index of the last maximum (libsvm's ``>=`` scan)."""
-    return v.shape[0] - 1 - jnp.argmax(v[::-1])
+    """Index of the last maximum (libsvm's ``>=`` scan): max{n : v_n = max v}.
+
+    Two plain (vectorized) max reductions, not ``argmax`` of the reversed v: XLA CPU's
+    argmax is a (value, index) reduction that does not vectorize, and the reversal is a copy;
+    measured ~5× faster for the working-set selection of an SMO iteration (N = 10 000, float64).
+    The barrier makes v one buffer read by both reductions: were v recomputed inside each fusion,
+    the two copies could differ in rounding and no entry would equal the maximum.
+    """
+    v = jax.lax.optimization_barrier(v)
+    iota = jax.lax.iota(jnp.int32, v.shape[0])
+    return jnp.max(jnp.where(v == jnp.max(v), iota, -1))
 
 
 def _last_argmin(v):
-    return v.shape[0] - 1 - jnp.argmin(v[::-1])
+    """Index of the last minimum: max{n : v_n = min v} (see ``_last_argmax``)."""
+    v = jax.lax.optimization_barrier(v)
+    iota = jax.lax.iota(jnp.int32, v.shape[0])
+    return jnp.max(jnp.where(v == jnp.min(v), iota, -1))
 
 
 def _index_sets(alpha, y, C, valid):

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import warnings
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import sklearn.cluster
@@ -129,7 +130,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         random_state = check_random_state(self.random_state)
         max_iter = int(self.max_iter)
         with float64():
-            Xj = jnp.asarray(X)
+            # device_put, not jnp.asarray: a float64 X that numpy did not align to 64 bytes is
+            # copied either way, but jnp.asarray's path measured ~6x slower (13 ms vs 2 ms, 25 MB).
+            Xj = jax.device_put(X)
             wj = None if weights is None else jnp.asarray(weights)
             tol = jnp.asarray(self.tol, X.dtype)
             if isinstance(init, np.ndarray):

@@ -41,6 +41,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from jaxml.core.xla_cpu import after
 from jaxml.linear.regression import (
+    CenteredStats,
     _cd,
     _centered_stats,
     _nonneg_quadratic,
@@ -55,6 +56,103 @@ _FLOATS = [np.float64, np.float32]
 def _intercepts(stats, coef):
     """ȳ − x̄ᵀw per target, (T,), from coef (T, D)."""
     return stats.y_mean - jnp.matmul(coef, stats.x_mean, precision=lax.Precision.HIGHEST)
+
+
+_ROWS = 1024  # rows per chunk of the one-pass statistics on CPU (a chunk stays in cache)
+_XLA_CPU_ALIGN = 64  # XLA:CPU aliases a host buffer that starts on this boundary instead of copying it
+
+
+def _flat_aligned(X):
+    """(head, tail), X's row-major data split so that ``tail`` starts on a 64-byte boundary:
+    ravel(X) = concatenate([head, tail]), head has < 64/itemsize elements. ``jax.device_put``
+    of ``tail`` is then a view of the user's buffer, not a copy (numpy allocates at 16 mod 64
+    bytes; copying a 100k × 100 float64 X costs a pass over 80 MB, like its validation).
+    The head is never longer than the first chunk of rows ``_one_pass_stats`` reads."""
+    if not X.flags.c_contiguous:
+        X = np.ascontiguousarray(X)
+    flat = X.reshape(-1)
+    skip = (-X.ctypes.data) % _XLA_CPU_ALIGN
+    k = skip // X.itemsize if skip % X.itemsize == 0 else 0
+    k = min(k, flat.shape[0])
+    return flat[:k], flat[k:]
+
+
+def _one_pass_stats(head, tail, Y, sample_weight, fit_intercept: bool) -> tuple[CenteredStats, jax.Array]:
+    """``centered_stats`` of X = reshape(concatenate([head, tail]), (N, D)) in ONE pass over X,
+    plus a flag: every statistic is finite (false as soon as X or Y holds a NaN or ±inf).
+
+    Shifted sums: with s = the mean of the first chunk of rows (t likewise for Y) and
+    u_n = x_n − s, Σ s_n (x_n − x̄)(x_n − x̄)ᵀ = Σ s_n u_n u_nᵀ − (Σs) (x̄ − s)(x̄ − s)ᵀ and
+    x̄ = s + Σ s_n u_n / Σs. The subtracted rank-one term is small (s is within a few
+    standard errors of x̄), so nothing cancels: the accuracy of centering at x̄ without the
+    pass that computes x̄ first. Rows are read a chunk at a time (never a centered copy of X)."""
+    n, t = Y.shape
+    d = (head.shape[0] + tail.shape[0]) // n
+    k = head.shape[0]
+    dtype = tail.dtype
+    chunk = _ROWS if jax.default_backend() == "cpu" else n
+    first = min(n, chunk)
+    X0 = jnp.concatenate([head, tail[: first * d - k]]).reshape(first, d)
+    if fit_intercept:
+        shift_x, shift_y = jnp.mean(X0, axis=0), jnp.mean(Y[:first], axis=0)
+    else:
+        shift_x, shift_y = jnp.zeros((d,), dtype), jnp.zeros((t,), dtype)
+    # The Gram matrix is symmetric: on CPU (D ≥ 64) it is built from the column blocks on and
+    # above the diagonal only, 3/4 of the products (as ``centered_stats``; 3 or 4 blocks measured
+    # no faster).
+    parts = 2 if jax.default_backend() == "cpu" and d >= 64 else 1
+    edges = [d * i // parts for i in range(parts + 1)]
+    pairs = [(i, j) for i in range(parts) for j in range(i, parts)]
+    hi = lax.Precision.HIGHEST
+
+    def add(acc, Xr, start, size):
+        Yr = lax.dynamic_slice_in_dim(Y, start, size)
+        U, V = Xr - shift_x[None, :], Yr - shift_y[None, :]
+        sx, sy = acc[-2:]
+        if sample_weight is None:
+            if fit_intercept:
+                sx, sy = sx + jnp.sum(U, axis=0), sy + jnp.sum(V, axis=0)
+        else:
+            wr = lax.dynamic_slice_in_dim(sample_weight, start, size)
+            if fit_intercept:
+                sx, sy = sx + jnp.matmul(wr, U, precision=hi), sy + jnp.matmul(wr, V, precision=hi)
+            root = jnp.sqrt(wr)[:, None]
+            U, V = U * root, V * root
+        xy, yy = acc[-4] + jnp.matmul(V.T, U, precision=hi), acc[-3] + jnp.sum(V * V, axis=0)
+        cols = [U[:, edges[i]:edges[i + 1]] for i in range(parts)]
+        products = zip(acc[:-4], pairs, strict=True)
+        blocks = tuple(b + jnp.matmul(cols[i].T, cols[j], precision=hi) for b, (i, j) in products)
+        return (*blocks, xy, yy, sx, sy)
+
+    zeros = tuple(jnp.zeros((edges[i + 1] - edges[i], edges[j + 1] - edges[j]), dtype) for i, j in pairs)
+    acc = (*zeros, jnp.zeros((t, d), dtype), jnp.zeros((t,), dtype), jnp.zeros((d,), dtype), jnp.zeros((t,), dtype))
+    acc = add(acc, X0, 0, first)
+
+    def rows(start, size):
+        return lax.dynamic_slice_in_dim(tail, start * d - k, size * d).reshape(size, d)
+
+    full = (n - first) // chunk
+    if full:
+        acc = lax.fori_loop(0, full, lambda i, a: add(a, rows(first + i * chunk, chunk), first + i * chunk, chunk), acc)
+    rest = n - first - full * chunk
+    if rest:
+        start = first + full * chunk
+        acc = add(acc, rows(start, rest), start, rest)
+    *upper, xy, yy, sx, sy = acc
+    block = dict(zip(pairs, upper, strict=True))
+    gram = jnp.block([[block[(i, j)] if i <= j else block[(j, i)].T for j in range(parts)] for i in range(parts)])
+    weight_sum = jnp.asarray(n, dtype) if sample_weight is None else jnp.sum(sample_weight)
+    if fit_intercept:
+        dx, dy = sx / weight_sum, sy / weight_sum
+        gram = gram - weight_sum * jnp.outer(dx, dx)
+        xy = xy - weight_sum * jnp.outer(dy, dx)
+        yy = yy - weight_sum * dy * dy
+        x_mean, y_mean = shift_x + dx, shift_y + dy
+    else:
+        x_mean, y_mean = shift_x, shift_y
+    stats = CenteredStats(gram, xy.T, yy, x_mean, y_mean, weight_sum)
+    finite = jnp.isfinite(jnp.sum(gram) + jnp.sum(xy) + jnp.sum(yy) + jnp.sum(x_mean) + jnp.sum(y_mean))
+    return stats, finite
 
 
 @functools.partial(jax.jit, static_argnames=("fit_intercept", "positive"))
@@ -97,33 +195,52 @@ def _fit_least_squares(X, Y, sample_weight, tol, fit_intercept, positive):
 
 
 @functools.partial(jax.jit, static_argnames=("fit_intercept", "positive", "shared_alpha"))
-def _fit_ridge(X, Y, sample_weight, alphas, max_iter, tol, fit_intercept, positive, shared_alpha):
-    stats = _centered_stats(X, Y, sample_weight, fit_intercept)
-    d = X.shape[1]
-    if positive:
-        def solve(q, alpha):
-            A = stats.gram + alpha * jnp.eye(d, dtype=X.dtype)
-            return _nonneg_quadratic(A, q, jnp.zeros((d,), X.dtype), max_iter, tol)
+def _fit_ridge(head, tail, Y, sample_weight, alphas, max_iter, tol, gate, fit_intercept, positive, shared_alpha):
+    stats, finite = _one_pass_stats(head, tail, Y, sample_weight, fit_intercept)
+    d = stats.gram.shape[0]
+    dtype = stats.gram.dtype
 
-        coef, n_iter, converged = jax.vmap(solve)(stats.xty.T, alphas)
-        return coef, _intercepts(stats, coef), n_iter, jnp.all(converged)
-    coef = _ridge_gram_solve(stats.gram, stats.xty, alphas, shared_alpha).T
-    return coef, _intercepts(stats, coef), jnp.zeros((Y.shape[1],), jnp.int32), jnp.asarray(True)
+    def solve(stats):
+        if positive:
+            def one(q, alpha):
+                A = stats.gram + alpha * jnp.eye(d, dtype=dtype)
+                return _nonneg_quadratic(A, q, jnp.zeros((d,), dtype), max_iter, tol)
+
+            return jax.vmap(one)(stats.xty.T, alphas)
+        coef = _ridge_gram_solve(stats.gram, stats.xty, alphas, shared_alpha).T
+        return coef, jnp.zeros((Y.shape[1],), jnp.int32), jnp.ones((Y.shape[1],), bool)
+
+    def skip(stats):
+        # Non-finite input: the facade re-validates X (raising scikit-learn's error) before
+        # anything reads these; no factorization runs on NaNs.
+        return jnp.zeros((Y.shape[1], d), dtype), jnp.zeros((Y.shape[1],), jnp.int32), jnp.ones((Y.shape[1],), bool)
+
+    coef, n_iter, converged = lax.cond(finite | ~gate, solve, skip, stats)
+    return coef, _intercepts(stats, coef), n_iter, jnp.all(converged), finite
 
 
 @functools.partial(jax.jit, static_argnames=("fit_intercept", "positive", "random"))
-def _fit_lasso(X, Y, sample_weight, alpha, coef_init, max_iter, tol, key, fit_intercept, positive, random):
-    stats = _centered_stats(X, Y, sample_weight, fit_intercept)
+def _fit_lasso(head, tail, Y, sample_weight, alpha, coef_init, max_iter, tol, key, gate, fit_intercept, positive,
+               random):
+    stats, finite = _one_pass_stats(head, tail, Y, sample_weight, fit_intercept)
     # scikit-learn rescales the weights to sum to N: the objective is
     # (1/(2Σs)) Σ s_n (y_n − x_nᵀw − w₀)² + alpha‖w‖₁, the course's lasso on these statistics.
     A = stats.gram / stats.weight_sum
-
-    def solve(q, yy, w0):
-        return _cd(_Quadratic(A, X, q, yy), alpha, w0, max_iter, tol, positive, key if random else None)
-
     yy = stats.yty / stats.weight_sum
-    result = jax.vmap(solve)(stats.xty.T / stats.weight_sum, yy, coef_init)
-    return result.w, _intercepts(stats, result.w), result.n_iter, result.gap, result.gap <= tol * yy
+
+    def solve(_):
+        def one(q, yy, w0):
+            return _cd(_Quadratic(A, None, q, yy), alpha, w0, max_iter, tol, positive, key if random else None)
+
+        result = jax.vmap(one)(stats.xty.T / stats.weight_sum, yy, coef_init)
+        return result.w, result.n_iter, result.gap
+
+    def skip(_):
+        # Non-finite input: the facade re-validates X (raising scikit-learn's error) first.
+        return jnp.zeros_like(coef_init), jnp.zeros(yy.shape, jnp.int32), jnp.zeros_like(yy)
+
+    w, n_iter, gap = lax.cond(finite | ~gate, solve, skip, None)
+    return w, _intercepts(stats, w), n_iter, gap, gap <= tol * yy, finite
 
 
 class _LinearModel(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -131,12 +248,18 @@ class _LinearModel(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     _squeeze_single_target = False  # Lasso returns a 1-D coef_ for a one-column 2-D y
 
+    _one_pass = False  # Ridge, Lasso: X read once, in place (``_one_pass_stats``), checked on device
+
     def fit(self, X, y, sample_weight=None):
         """Fit on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_targets), with
         optional per-sample weights (n_samples,) (a scalar weighs every sample alike); returns
         self."""
         self._validate_params()
-        X, y = validate_data(self, X, y, dtype=_FLOATS, y_numeric=True, multi_output=True)
+        # The one-pass models check X's finiteness on device, from the statistics they compute
+        # anyway (a NaN or ±inf anywhere makes them non-finite), instead of numpy's extra pass
+        # over X; only then is X validated again, to raise scikit-learn's own error.
+        X, y = validate_data(self, X, y, dtype=_FLOATS, y_numeric=True, multi_output=True,
+                             ensure_all_finite=not self._one_pass)
         y = np.asarray(y, dtype=X.dtype)
         if sample_weight is not None and not (self._squeeze_single_target and np.isscalar(sample_weight)):
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
@@ -145,10 +268,18 @@ class _LinearModel(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Y = y[:, None] if y.ndim == 1 else y
         self._check_targets(Y.shape[1])
         with float64():
-            # device_put, not jnp.asarray: the same copy, half the time on CPU.
-            Xj, Yj = jax.device_put(X), jax.device_put(Y)
+            Yj = jax.device_put(Y)
             sw = None if sample_weight is None else jax.device_put(sample_weight)
-            coef, intercept = self._solve(Xj, Yj, sw)
+            if self._one_pass:
+                head, tail = (jax.device_put(part) for part in _flat_aligned(X))
+                coef, intercept, finite = self._solve(head, tail, Yj, sw, True)
+                if not bool(finite):
+                    validate_data(self, X, y, dtype=_FLOATS, y_numeric=True, multi_output=True)
+                    # Finite but overflowing (|x| near the float's maximum): solve as given.
+                    coef, intercept, _ = self._solve(head, tail, Yj, sw, False)
+            else:
+                # device_put, not jnp.asarray: the same copy, half the time on CPU.
+                coef, intercept = self._solve(jax.device_put(X), Yj, sw)
         coef, intercept = np.asarray(coef, dtype=X.dtype), np.asarray(intercept, dtype=X.dtype)
         if y.ndim == 1 or (self._squeeze_single_target and coef.shape[0] == 1):
             coef = coef[0]
@@ -257,6 +388,7 @@ class Ridge(_LinearModel):
     """
 
     _parameter_constraints = dict(_sk.Ridge._parameter_constraints)
+    _one_pass = True
 
     def __init__(self, alpha=1.0, *, fit_intercept=True, copy_X=True, max_iter=None, tol=1e-4,
                  solver="auto", positive=False, random_state=None):
@@ -292,15 +424,17 @@ class Ridge(_LinearModel):
             raise ValueError(f"alpha must hold finite values >= 0, got {self.alpha!r}")
         self._alphas = alphas
 
-    def _solve(self, X, Y, sample_weight):
+    def _solve(self, head, tail, Y, sample_weight, gate):
         alphas = self._alphas
         shared = bool(np.all(alphas == alphas[0]))
-        alphas = np.broadcast_to(alphas, (Y.shape[1],)).astype(X.dtype)
+        alphas = np.broadcast_to(alphas, (Y.shape[1],)).astype(tail.dtype)
         max_iter = 10_000 if self.max_iter is None else int(self.max_iter)
-        coef, intercept, n_iter, converged = _fit_ridge(
-            X, Y, sample_weight, alphas, max_iter, float(self.tol),
+        coef, intercept, n_iter, converged, finite = _fit_ridge(
+            head, tail, Y, sample_weight, alphas, max_iter, float(self.tol), gate,
             bool(self.fit_intercept), bool(self.positive), shared,
         )
+        if gate and not bool(finite):
+            return coef, intercept, finite
         del self._alphas
         if self.positive:
             self.solver_ = "lbfgs"
@@ -313,7 +447,7 @@ class Ridge(_LinearModel):
         else:
             self.solver_ = "cholesky" if self.solver == "auto" else self.solver
             self.n_iter_ = np.ones(Y.shape[1], np.int32)
-        return coef, intercept
+        return coef, intercept, finite
 
 
 class Lasso(_LinearModel):
@@ -355,6 +489,7 @@ class Lasso(_LinearModel):
 
     _parameter_constraints = dict(_sk.Lasso._parameter_constraints)
     _squeeze_single_target = True
+    _one_pass = True
 
     def __init__(self, alpha=1.0, *, fit_intercept=True, precompute=False, copy_X=True, max_iter=1000,
                  tol=1e-4, warm_start=False, positive=False, random_state=None, selection="cyclic"):
@@ -380,23 +515,27 @@ class Lasso(_LinearModel):
             )
         return super().fit(X, y, sample_weight)
 
-    def _solve(self, X, Y, sample_weight):
-        n_targets, d = Y.shape[1], X.shape[1]
+    def _solve(self, head, tail, Y, sample_weight, gate):
+        n_targets = Y.shape[1]
+        d = (head.shape[0] + tail.shape[0]) // Y.shape[0]
+        dtype = tail.dtype
         if not isinstance(self.precompute, bool) and np.shape(self.precompute) != (d, d):
             raise ValueError(f"precompute must be a bool or a ({d}, {d}) Gram matrix, got shape "
                              f"{np.shape(self.precompute)}")
-        coef_init = np.zeros((n_targets, d), X.dtype)
+        coef_init = np.zeros((n_targets, d), dtype)
         previous = getattr(self, "coef_", None) if self.warm_start else None
         if previous is not None and np.size(previous) == n_targets * d:
-            coef_init = np.reshape(previous, (n_targets, d)).astype(X.dtype)
+            coef_init = np.reshape(previous, (n_targets, d)).astype(dtype)
         random = self.selection == "random"
         key = key_from_random_state(self.random_state) if random else jax.random.key(0)
         max_iter = 1000 if self.max_iter is None else int(self.max_iter)
-        coef, intercept, n_iter, gap, converged = _fit_lasso(
-            X, Y, sample_weight, float(self.alpha), coef_init, max_iter, float(self.tol), key,
+        coef, intercept, n_iter, gap, converged, finite = _fit_lasso(
+            head, tail, Y, sample_weight, float(self.alpha), coef_init, max_iter, float(self.tol), key, gate,
             bool(self.fit_intercept), bool(self.positive), random,
         )
-        n_iter, gap = np.asarray(n_iter), np.asarray(gap, dtype=X.dtype)
+        if gate and not bool(finite):
+            return coef, intercept, finite
+        n_iter, gap = np.asarray(n_iter), np.asarray(gap, dtype=dtype)
         self.n_iter_ = int(n_iter[0]) if n_targets == 1 else [int(k) for k in n_iter]
         self.dual_gap_ = gap[0] if n_targets == 1 else gap
         if not np.all(np.asarray(converged)):
@@ -406,7 +545,7 @@ class Lasso(_LinearModel):
                 ConvergenceWarning,
                 stacklevel=4,
             )
-        return coef, intercept
+        return coef, intercept, finite
 
 
 __all__ = ["Lasso", "LinearRegression", "Ridge"]

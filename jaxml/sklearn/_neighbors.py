@@ -15,7 +15,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from jaxml.kernels.knn import _search
+from jaxml.kernels.knn import _search, _search_float64_prefiltered
 from jaxml.sklearn._base import float64, to_numpy
 
 # metric (and minkowski p) → the jaxml search metric; what the "effective" metric is, as scikit-learn.
@@ -63,8 +63,27 @@ def _class_proba(weights, idx, Y, class_counts):
 def _predict_proba(X_fit, Y, X, k, metric, exact_float64, class_counts, weighted):
     """Search and vote in one call: only the (Q, C_o) probabilities leave the device."""
     dist, idx = _kneighbors(X_fit, X, k, metric, exact_float64)
+    return _vote(dist, idx, Y, class_counts, weighted)
+
+
+@functools.partial(jax.jit, static_argnames=("class_counts", "weighted"))
+def _vote(dist, idx, Y, class_counts, weighted):
     weights = _distance_weights(dist) if weighted else jnp.ones(dist.shape, jnp.float64)
     return _class_proba(weights, idx, Y, class_counts)
+
+
+def _kneighbors_float64(X_fit, X, k):
+    """``_kneighbors`` for float64 Euclidean search: the float32 pass with its exact check
+    (``jaxml.kernels.knn._search_float64_prefiltered``), and the float64 search for the queries
+    it could not verify (padded to a power of two of rows, to bound the number of compiles)."""
+    dist, idx, verified = _search_float64_prefiltered(X_fit, X, k)
+    redo = np.flatnonzero(~np.asarray(verified))
+    if redo.size:
+        padded = np.concatenate([redo, np.full(int(2 ** np.ceil(np.log2(redo.size))) - redo.size, redo[-1])])
+        d2, i2 = _search(X_fit, X[jnp.asarray(padded)], k, None, "euclidean")
+        dist = dist.at[redo].set(d2[: redo.size])
+        idx = idx.at[redo].set(i2[: redo.size])
+    return jnp.sqrt(dist), idx
 
 
 class KNeighborsClassifier(ClassifierMixin, BaseEstimator):
@@ -190,11 +209,13 @@ class KNeighborsClassifier(ClassifierMixin, BaseEstimator):
     def _device_arrays(self, X):
         """X_fit and X on the device in one dtype: float32 only when both are float32."""
         dtype = np.result_type(self._fit_X.dtype, X.dtype)
-        return jnp.asarray(self._fit_X.astype(dtype, copy=False)), jnp.asarray(X.astype(dtype, copy=False))
+        return jax.device_put(self._fit_X.astype(dtype, copy=False)), jax.device_put(X.astype(dtype, copy=False))
 
     def _device_search(self, X, k):
         """Device (dist float64, idx) of the k nearest training points of the rows of X."""
         X_fit, X = self._device_arrays(X)
+        if X.dtype == jnp.float64 and self._metric == "euclidean":
+            return _kneighbors_float64(X_fit, X, k)
         return _kneighbors(X_fit, X, k, self._metric, X.dtype != jnp.float64)
 
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
@@ -229,8 +250,13 @@ class KNeighborsClassifier(ClassifierMixin, BaseEstimator):
             X = self._queries(X)
             with float64():
                 X_fit, X_dev = self._device_arrays(X)
-                proba = _predict_proba(X_fit, jnp.asarray(self._y), X_dev, k, self._metric,
-                                       X_dev.dtype != jnp.float64, self._class_counts, self.weights == "distance")
+                if X_dev.dtype == jnp.float64 and self._metric == "euclidean":
+                    dist, idx = _kneighbors_float64(X_fit, X_dev, k)
+                    proba = _vote(dist, idx, jnp.asarray(self._y), self._class_counts, self.weights == "distance")
+                else:
+                    proba = _predict_proba(X_fit, jnp.asarray(self._y), X_dev, k, self._metric,
+                                           X_dev.dtype != jnp.float64, self._class_counts,
+                                           self.weights == "distance")
                 proba = [to_numpy(p) for p in proba]
         else:
             dist, idx = self.kneighbors(X)

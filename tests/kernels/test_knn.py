@@ -144,3 +144,24 @@ def test_blocked_search_matches_sklearn(x64):
     np.testing.assert_array_equal(np.sort(idx2, axis=1), np.sort(ref2, axis=1))
     tied = np.asarray(sq2[:, 1:] == sq2[:, :-1])
     assert np.all(np.asarray(idx2[:, 1:] > idx2[:, :-1])[tied])
+
+
+def test_float64_prefiltered_search_verifies_or_defers(x64):
+    """The float32 pre-search + float64 check: verified queries get the exact float64 neighbours;
+    near-ties closer than float32 can tell apart are not verified."""
+    from jaxml.kernels.knn import _search, _search_float64_prefiltered
+
+    X, _, Q = _data(n=700, q=40, d=6)
+    # Queries 0..9 get 12 near-copies each, 1e-6 apart: squared distances 1e-12 apart, below float32
+    # resolution (the check must refuse them) but not float64's.
+    near = np.concatenate([Q[i] + 1e-6 * np.arange(1, 13)[:, None] * np.eye(6)[0] for i in range(10)])
+    X = np.concatenate([X, near])
+    dist, idx, verified = _search_float64_prefiltered(jnp.asarray(X), jnp.asarray(Q), 3)
+    verified = np.asarray(verified)
+    assert not verified[:10].any() and verified[10:].all()
+    ref_dist, ref_idx = NearestNeighbors(n_neighbors=3, algorithm="brute").fit(X).kneighbors(Q[10:])
+    np.testing.assert_array_equal(np.asarray(idx)[10:], ref_idx)
+    np.testing.assert_allclose(np.sqrt(np.asarray(dist)[10:]), ref_dist, rtol=1e-12)
+    # the float64 search, which the facade falls back to, separates the near-copies
+    _, idx64 = _search(jnp.asarray(X), jnp.asarray(Q[:10]), 3)
+    np.testing.assert_array_equal(np.asarray(idx64), 700 + 12 * np.arange(10)[:, None] + np.arange(3)[None, :])

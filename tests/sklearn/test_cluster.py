@@ -211,4 +211,6 @@ def test_second_fit_of_the_same_shape_does_not_recompile():
 
 
 def compiled():
-    return [f._cache_size() for f in (kmeans_module._restarts, kmeans_module._fit, gmm_module._restarts)]
+    jitted = (kmeans_module._first_seed, kmeans_module._restarts_batched, kmeans_module._center,
+              kmeans_module._fit_centered, kmeans_module._canonical_projection_jit, gmm_module._restarts)
+    return [f._cache_size() for f in jitted]

@@ -134,3 +134,16 @@ def test_bad_parameters():
         with pytest.raises(SyntaxWarning):
             KNeighborsClassifier(metric_params={"p": 1}).fit(X, y)
     assert KNeighborsClassifier(p=None, metric_params={"p": 1}).fit(X, y).effective_metric_ == "manhattan"
+
+
+def test_float64_near_ties_fall_back_to_float64_search():
+    # Training points 1e-6 apart around some queries: the float32 pre-search cannot order them, so
+    # those queries are searched again in float64; the others keep the verified float32 answer.
+    X, y, Xq = _data(n=700)
+    near = np.concatenate([Xq[i] + 1e-6 * np.arange(1, 10)[:, None] * np.eye(X.shape[1])[0] for i in range(5)])
+    X = np.concatenate([X, near])
+    y = np.concatenate([y, np.array(["a", "b", "c"])[np.arange(len(near)) % 3]])
+    ours = KNeighborsClassifier(n_neighbors=3, weights="distance").fit(X, y)
+    ref = sk_nb.KNeighborsClassifier(n_neighbors=3, weights="distance", algorithm="brute").fit(X, y)
+    np.testing.assert_array_equal(ours.kneighbors(Xq, return_distance=False), ref.kneighbors(Xq, return_distance=False))
+    np.testing.assert_array_equal(ours.predict(Xq), ref.predict(Xq))
