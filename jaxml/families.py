@@ -60,6 +60,8 @@ FAMILIES: tuple[Family, ...] = (
            "jaxml.bench.svc"),
     Family("fairness", "jaxml.fairness", "3", "independence, separation, sufficiency",
            "jaxml.bench.fairness", "jaxml.studies.fairness", "02_classification"),
+    Family("nn", "jaxml.nn", "4", "MLP with hand backprop, normalization, dropout, CNN, ResNet, augmentation",
+           "jaxml.bench.nn", "jaxml.studies.nn", "03_neural_networks"),
     Family("clustering", "jaxml.unsupervised", "6", "k-means, k-means++, GMM by EM",
            "jaxml.bench.unsupervised", "jaxml.studies.unsupervised", "04_unsupervised"),
     Family("factorization", "jaxml.unsupervised", "6", "matrix factorization (SGD, ALS)",

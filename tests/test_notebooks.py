@@ -82,9 +82,32 @@ def check_unsupervised(r):
     assert r["em_hard_vs_soft"]["soft EM monotone"] == "True"
 
 
+def check_neural_networks(r):
+    assert r["hand vs autodiff max rel (float64)"] < 1e-10
+    passed, run = r["gradient checks passed / run"]
+    assert passed == run >= 15  # MLP, batch/layer norm and convolution checks
+    assert r["fit curves autodiff vs hand max rel (float32)"] < 1e-4
+    assert r["conv output sizes match the formula"] is True
+    assert r["conv forward/backward vs lax.conv max rel (float64)"] < 1e-10
+    slopes = r["nn_bumps"]["log-log slope ReLU / sigmoid (theory −2 / −1)"]
+    slope_relu, slope_sigmoid = (float(x) for x in slopes.split(" / "))
+    assert -2.2 < slope_relu < -1.7 and -1.2 < slope_sigmoid < -0.8
+    init = r["nn_initialization"]
+    assert 0.05 < float(init["He: Var x last / first hidden layer"]) < 20
+    assert float(init["Xavier: Var x last / first hidden layer"]) < 1e-10  # 2^-50: vanishing
+    assert float(init["N(0, 1): Var x last / first hidden layer"]) > 1e50  # exploding
+    accuracies = r["nn_batch_norm"]["test accuracy none / batch norm / layer norm"]
+    none, batch, layer = (float(x) for x in accuracies.split(" / "))
+    assert none < 0.3 and batch > 0.9 and layer > 0.8  # 20 tanh layers: only the normalized nets learn
+    digits = r["nn_digits"]
+    assert float(digits["CNN test accuracy"]) >= 0.97 and float(digits["MLP test accuracy"]) >= 0.95
+    assert float(r["nn_regularization"]["max |θ_decoupled − θ_L2| Adam / SGD"].split(" / ")[1]) < 1e-6
+
+
 CHECKS = {
     "01_regression_optimization": check_regression_optimization,
     "02_classification": check_classification,
+    "03_neural_networks": check_neural_networks,
     "04_unsupervised": check_unsupervised,
 }
 
