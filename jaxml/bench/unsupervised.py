@@ -8,7 +8,9 @@ parameters on the same data, in float64 and in float32 (each library computes in
 - ``kmeans_f64`` / ``kmeans_f32``: Lloyd, N = 200 000·size, D = 16, K = 16, 20 steps from the
   same initial centers (``init=<array>, n_init=1, tol=0``; data without clear clusters so neither
   side stops early); scikit-learn's ``algorithm="lloyd"`` at its default threads (OpenMP over
-  all cores). Quality: inertia.
+  all cores). Quality: inertia. jaxml's Lloyd runs on one core (XLA CPU does not split these
+  products), scikit-learn's on all: with one other busy process on a 2-core machine its time
+  grows ~5× (0.07 s → 0.38 s float64 measured), so only quiet-machine ratios mean anything.
 - ``kmeans_default_f64`` / ``kmeans_default_f32``: ``KMeans(16)`` with its defaults (greedy
   k-means++, ``n_init="auto"`` = 1, ``tol=1e-4``, ``random_state=0``); the seeds differ (JAX vs
   numpy random draws), so the rows report both inertias and both step counts.

@@ -74,6 +74,21 @@ def test_fit_equals_a_python_loop_of_train_steps(problem, key):
     np.testing.assert_allclose(result.history["grad_norm"][0], jnp.linalg.norm(grads), rtol=1e-5)
 
 
+def test_grad_norm_false_drops_only_that_metric(problem):
+    X, y, _ = problem
+    k = jax.random.key(7)
+    full = fit(aux_loss, ADAM, jnp.zeros(4), (X, y), key=k, num_steps=12, batch_size=16, has_aux=True, progress=False)
+    lean = fit(aux_loss, ADAM, jnp.zeros(4), (X, y), key=k, num_steps=12, batch_size=16, has_aux=True, progress=False,
+               grad_norm=False)
+    assert set(full.history) == {"loss", "grad_norm", "max_abs_residual"}
+    assert set(lean.history) == {"loss", "max_abs_residual"}
+    np.testing.assert_array_equal(lean.state.params, full.state.params)
+    np.testing.assert_array_equal(lean.history["loss"], full.history["loss"])
+    # the lean step is its own compiled program, not the cached one that records the norm
+    again = fit(aux_loss, ADAM, jnp.zeros(4), (X, y), key=k, num_steps=12, batch_size=16, has_aux=True, progress=False)
+    assert "grad_norm" in again.history
+
+
 def test_minibatches_depend_on_key_and_step_only(problem):
     X, y, _ = problem
     k = jax.random.key(3)
