@@ -22,7 +22,9 @@ All three models work on the weighted, centered sufficient statistics
 and y at their weighted means (x̄, ȳ), fits w on the centered data and sets
 intercept_ = ȳ − x̄ᵀw, as scikit-learn does (the intercept is not penalized). The Gram matrix
 Σ s_n (x_n − x̄)(x_n − x̄)ᵀ is formed once (Θ(ND²)); everything after it costs Θ(D³) or less,
-and every target of a 2-D y shares it.
+and every target of a 2-D y shares it. Exception: ``Lasso`` on one unweighted target with tall X,
+D ≥ 256 and X ≤ 32 MiB first runs coordinate descent over X's columns (Θ(ND) per sweep, no Gram
+matrix) and forms the Gram matrix only if that needs more than max(4, D/64) sweeps.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from jaxml.linear.regression import (
     _nonneg_quadratic,
     _Quadratic,
     _ridge_gram_solve,
+    soft_threshold,
 )
 from jaxml.sklearn._base import float64, key_from_random_state
 
@@ -60,6 +63,9 @@ def _intercepts(stats, coef):
 
 _ROWS = 1024  # rows per chunk of the one-pass statistics on CPU (a chunk stays in cache)
 _XLA_CPU_ALIGN = 64  # XLA:CPU aliases a host buffer that starts on this boundary instead of copying it
+# Below this size X is copied whole: numpy places large arrays (mmap'd) at one offset mod 64, so
+# the in-place split compiles once per problem shape; small ones land anywhere on the heap.
+_IN_PLACE_MIN_BYTES = 1 << 22
 
 
 def _flat_aligned(X):
@@ -71,6 +77,10 @@ def _flat_aligned(X):
     if not X.flags.c_contiguous:
         X = np.ascontiguousarray(X)
     flat = X.reshape(-1)
+    if X.nbytes < _IN_PLACE_MIN_BYTES:
+        # Small arrays come from the heap at varying offsets mod 64: the split would give the same
+        # problem up to 64/itemsize shapes, each a compile; their copy costs next to nothing.
+        return flat[:0], flat
     skip = (-X.ctypes.data) % _XLA_CPU_ALIGN
     k = skip // X.itemsize if skip % X.itemsize == 0 else 0
     k = min(k, flat.shape[0])
@@ -241,6 +251,143 @@ def _fit_lasso(head, tail, Y, sample_weight, alpha, coef_init, max_iter, tol, ke
 
     w, n_iter, gap = lax.cond(finite | ~gate, solve, skip, None)
     return w, _intercepts(stats, w), n_iter, gap, gap <= tol * yy, finite
+
+
+# Coordinate descent over X's columns (Θ(ND) per sweep) against the Gram path (Θ(ND²) once, then
+# Θ(D²) per sweep). Flop count: the Gram matrix is ~¾·N·D² multiply-adds, a GEMM on both cores near
+# peak; a column sweep is ~3·N·D (D dots, D axpys, one Xᵀr for the duality gap) on one core and
+# memory-bound, plus ~4 passes over X up front (Xᵀ, x̄, ‖x_j − x̄_j‖², the first gap). Their ratio
+# goes as 1/D, but the sweeps are fast only while Xᵀ stays in the last-level cache between sweeps.
+# Measured on this CPU (2 cores, 32 MiB L3), quiet, float64, 3 sweeps, column/Gram ms:
+#   N=20000: D=64 8.5/5.5, D=128 17/11.5, D=200 17/15.5, D=300 52/32, D=400 70/61, D=600 110/108;
+#   D=400: N=5000 7.5/18.6, N=10000 15.5/27.6, N=15000 34/39.
+# So the column path is chosen for D ≥ 256 with Xᵀ ≤ 32 MiB; a sweep there costs ~1/8 of the Gram
+# matrix, so it runs at most max(4, D/64) sweeps, then hands its iterate to the Gram path as a warm
+# start (worst case ≈ 2x the Gram path alone; ~2x faster than it when few sweeps suffice).
+_MIN_COLUMN_FEATURES = 256
+_MAX_COLUMN_BYTES = 32 * 2**20
+_COLUMN_SWEEPS_PER_FEATURE = 1 / 64
+
+
+def _use_columns(n, d, n_targets, weighted, itemsize=8):
+    """The column path is chosen for one unweighted target, D ≥ 256 features, N ≥ D and
+    N·D·itemsize ≤ 32 MiB (see above); a 2-D y shares one Gram matrix across its targets instead."""
+    return (not weighted and n_targets == 1 and d >= _MIN_COLUMN_FEATURES and n >= d
+            and n * d * itemsize <= _MAX_COLUMN_BYTES)
+
+
+def _column_sweep_budget(d):
+    """Sweeps the column path may run before handing over to the Gram path: max(4, ⌊D/64⌋)."""
+    return max(4, int(d * _COLUMN_SWEEPS_PER_FEATURE))
+
+
+def _cd_columns(XT, x_mean, col_sq, yc, lam, w0, max_iter, budget, tol, positive, key):
+    """Cyclic (or per-sweep permuted) coordinate descent over the columns of the centred X,
+    r = yc − X_c w kept up to date, X_c = X − 1 x̄ᵀ never formed: with x_j = XT[j],
+
+        ρ_j = (x_j − x̄_j)ᵀr/N + a_j w_j,   w_j ← S_λ(ρ_j)/a_j,   r ← r − (x_j − x̄_j)(w_j' − w_j),
+
+    a_j = ‖x_j − x̄_j‖²/N. Stops on the Gram path's duality gap (``_duality_gap`` with
+    A w = X_cᵀ(yc − r)/N, i.e. q − A w = X_cᵀr/N, ‖r‖²/N and rᵀyc/N read off r) ≤ tol·‖yc‖²/N,
+    after max_iter sweeps or after ``budget`` sweeps. Returns (w, sweeps, gap)."""
+    n = XT.shape[1]
+    d = w0.shape[0]
+    yy = jnp.dot(yc, yc) / n
+    target = tol * yy
+    hi = lax.Precision.HIGHEST
+
+    def gap_of(w, r):
+        correlation = (jnp.matmul(XT, r, precision=hi) - x_mean * jnp.sum(r)) / n
+        r_norm2 = jnp.dot(r, r) / n
+        dual_norm = jnp.max(correlation) if positive else jnp.max(jnp.abs(correlation))
+        s = jnp.where(dual_norm > lam, lam / jnp.where(dual_norm > 0, dual_norm, 1.0), 1.0)
+        r_dot_y = jnp.dot(r, yc) / n
+        return 0.5 * r_norm2 * (1 + s**2) + lam * jnp.sum(jnp.abs(w)) - s * r_dot_y
+
+    def coordinate(order, sum_r, i, carry):
+        w, r = carry
+        j = i if order is None else order[i]
+        a_j, w_j, m_j = col_sq[j], w[j], x_mean[j]
+        x_j = lax.dynamic_index_in_dim(XT, j, 0, keepdims=False)
+        # Σr moves only by rounding within a sweep (each x_j − x̄_j sums to 0): it is refreshed
+        # once per sweep instead of being summed for every coordinate.
+        rho = (jnp.dot(x_j, r, precision=hi) - m_j * sum_r) / n + a_j * w_j
+        shrunk = jnp.maximum(rho - lam, 0.0) if positive else soft_threshold(rho, lam)
+        safe_a = jnp.where(a_j > 0, a_j, 1.0)
+        w_j_new = jnp.where(a_j > 0, shrunk / safe_a, 0.0)
+        # Unconditional update: a lax.cond skipping unmoved coordinates measured slower.
+        return w.at[j].set(w_j_new), r - (x_j - m_j) * (w_j_new - w_j)
+
+    def cond(state):
+        _, _, k, gap = state
+        return (k < max_iter) & (k < budget) & (gap > target)
+
+    def body(state):
+        w, r, k, _ = state
+        order = None if key is None else jax.random.permutation(jax.random.fold_in(key, k), d)
+        w, r = lax.fori_loop(0, d, functools.partial(coordinate, order, jnp.sum(r)), (w, r))
+        return w, r, k + 1, gap_of(w, r)
+
+    r0 = yc - (jnp.matmul(w0, XT, precision=hi) - jnp.dot(w0, x_mean))
+    init = (w0, r0, jnp.zeros((), jnp.int32), gap_of(w0, r0))
+    w, _, k, gap = lax.while_loop(cond, body, init)
+    return w, k, gap
+
+
+@functools.partial(jax.jit, static_argnames=("fit_intercept", "positive", "random"))
+def _fit_lasso_columns(head, tail, Y, alpha, coef_init, max_iter, tol, key, gate, fit_intercept, positive, random):
+    """``_fit_lasso`` (unweighted) by coordinate descent over X's columns (``_cd_columns``) for at most
+    ``_column_sweep_budget(D)`` sweeps, then, where a target has not converged, the Gram path warm
+    started from that iterate. Xᵀ is made once (one pass; a column of row-major X is a strided read)."""
+    n, t = Y.shape
+    d = coef_init.shape[1]
+    # Xᵀ written in place (row 0 straddles head and tail): a fused concatenate-then-transpose
+    # measured ~10x slower than this update of a zero buffer.
+    k = head.shape[0]
+    row0 = jnp.concatenate([head, tail[: d - k]])
+    XT = jnp.zeros((d, n), tail.dtype).at[:, 1:].set(tail[d - k:].reshape(n - 1, d).T).at[:, 0].set(row0)
+    dtype = XT.dtype
+    y_mean = jnp.mean(Y, axis=0) if fit_intercept else jnp.zeros((t,), dtype)
+    # The barrier materializes Xᵀ once: fused into the reductions below, the transpose was
+    # recomputed inside them with strided reads.
+    XT = lax.optimization_barrier(XT)
+    x_mean = jnp.mean(XT, axis=1) if fit_intercept else jnp.zeros((d,), dtype)
+    col_sq = jnp.sum(jnp.square(XT - x_mean[:, None]), axis=1) / n
+    Yc = Y - y_mean[None, :]
+    yy = jnp.sum(Yc * Yc, axis=0) / n
+    finite = jnp.isfinite(jnp.sum(col_sq) + jnp.sum(x_mean) + jnp.sum(yy) + jnp.sum(y_mean))
+    budget = _column_sweep_budget(d)
+
+    def solve(_):
+        def one(yc, w0):
+            return _cd_columns(XT, x_mean, col_sq, yc, alpha, w0, max_iter, budget, tol, positive,
+                               key if random else None)
+
+        # One target: the column path is chosen for one only.
+        w, k, gap = (v[None] for v in one(Yc[:, 0], coef_init[0]))
+        done = jnp.all((gap <= tol * yy) | (k >= max_iter)) | ~finite
+
+        def gram(_):
+            # Too many sweeps for the column path: finish on the Gram matrix, warm started.
+            stats, _ = _one_pass_stats(head, tail, Y, None, fit_intercept)
+            A = stats.gram / stats.weight_sum
+
+            def finish(q, yy_t, w_t, k_t, gap_t):
+                res = _cd(_Quadratic(A, None, q, yy_t), alpha, w_t, max_iter - k_t, tol, positive,
+                          key if random else None)
+                return jnp.where(gap_t <= tol * yy_t, w_t, res.w), k_t + res.n_iter, jnp.where(
+                    gap_t <= tol * yy_t, gap_t, res.gap)
+
+            return jax.vmap(finish)(stats.xty.T / stats.weight_sum, stats.yty / stats.weight_sum, w, k, gap)
+
+        return lax.cond(done, lambda _: (w, k, gap), gram, None)
+
+    # No lax.cond on ``finite`` (its operands would include Xᵀ): on non-finite input the initial
+    # duality gap is NaN, so no sweep runs, and the facade re-validates X before reading anything.
+    del gate
+    w, n_iter, gap = solve(None)
+    intercept = y_mean - jnp.matmul(w, x_mean, precision=lax.Precision.HIGHEST)
+    return w, intercept, n_iter, gap, gap <= tol * yy, finite
 
 
 class _LinearModel(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -458,6 +605,11 @@ class Lasso(_LinearModel):
 
         ρ_j = (Xᵀy/Σs)_j − (Aw)_j + A_jj w_j,   w_j ← S_alpha(ρ_j) / A_jj,   A = G/Σs,
 
+    or, for one unweighted target with D ≥ 256 features, N ≥ D and X ≤ 32 MiB, by the same
+    iteration over X's columns with the residual r = y_c − X_c w kept up to date (Θ(ND) per sweep
+    instead of Θ(ND²) once; ρ_j = (x_j − x̄_j)ᵀr/N + A_jj w_j, X_c never formed), for at most
+    max(4, D/64) sweeps before it hands over to the Gram path (``_fit_lasso_columns``),
+
     stopped when the duality gap is ≤ tol·Σ s_n (y_n − ȳ)²/Σs (scikit-learn's criterion) or
     after max_iter sweeps. Each target of a 2-D y is an independent problem (as in scikit-learn);
     all share the Gram matrix.
@@ -529,10 +681,16 @@ class Lasso(_LinearModel):
         random = self.selection == "random"
         key = key_from_random_state(self.random_state) if random else jax.random.key(0)
         max_iter = 1000 if self.max_iter is None else int(self.max_iter)
-        coef, intercept, n_iter, gap, converged, finite = _fit_lasso(
-            head, tail, Y, sample_weight, float(self.alpha), coef_init, max_iter, float(self.tol), key, gate,
-            bool(self.fit_intercept), bool(self.positive), random,
-        )
+        if _use_columns(Y.shape[0], d, n_targets, sample_weight is not None, np.dtype(dtype).itemsize):
+            coef, intercept, n_iter, gap, converged, finite = _fit_lasso_columns(
+                head, tail, Y, float(self.alpha), coef_init, max_iter, float(self.tol), key, gate,
+                bool(self.fit_intercept), bool(self.positive), random,
+            )
+        else:
+            coef, intercept, n_iter, gap, converged, finite = _fit_lasso(
+                head, tail, Y, sample_weight, float(self.alpha), coef_init, max_iter, float(self.tol), key, gate,
+                bool(self.fit_intercept), bool(self.positive), random,
+            )
         if gate and not bool(finite):
             return coef, intercept, finite
         n_iter, gap = np.asarray(n_iter), np.asarray(gap, dtype=dtype)

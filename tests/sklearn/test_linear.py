@@ -201,20 +201,37 @@ def test_negative_sample_weight_raises():
         Ridge().fit(X, y, sample_weight=-weights)
 
 
+def _aligned64(A):
+    """A copy of A whose data starts on a 64-byte boundary."""
+    buf = np.empty(A.size + 64 // A.itemsize, A.dtype)
+    start = (-buf.ctypes.data % 64) // A.itemsize
+    out = buf[start:start + A.size].reshape(A.shape)
+    out[...] = A
+    return out
+
+
 def test_second_fit_on_the_same_shape_does_not_recompile(monkeypatch):
     # Another alpha, tol or max_iter on data of the same shape reuses the compiled fit.
     statics = {
         "_fit_least_squares": ("fit_intercept", "positive"),
         "_fit_ridge": ("fit_intercept", "positive", "shared_alpha"),
         "_fit_lasso": ("fit_intercept", "positive", "random"),
+        "_fit_lasso_columns": ("fit_intercept", "positive", "random"),
     }
     for name, static in statics.items():
         body = chex.assert_max_traces(getattr(_linear, name).__wrapped__, n=1)
         monkeypatch.setattr(_linear, name, jax.jit(body, static_argnames=static))
+    # X's address modulo 64 sets the split in _flat_aligned (an argument shape): align every X alike.
     X, y, _, _ = _data(n=33, d=4)
     X2, y2, _, _ = _data(seed=5, n=33, d=4)
+    XC, yc, _, _ = _data(n=40, d=32)  # the Lasso column path
+    yc2 = _data(seed=5, n=40, d=32)[1]
+    X, X2, XC = (_aligned64(A) for A in (X, X2, XC))
+    monkeypatch.setattr(_linear, "_MIN_COLUMN_FEATURES", 32)
     for est in (LinearRegression(), Ridge(alpha=0.5), Lasso(alpha=0.1)):
         est.fit(X, y)
+    Lasso(alpha=0.1).fit(XC, yc)
+    Lasso(alpha=0.02, tol=1e-6, max_iter=5000).fit(XC, yc2)
     for est in (LinearRegression(tol=1e-8), Ridge(alpha=7.0), Lasso(alpha=0.02, tol=1e-6, max_iter=50)):
         est.fit(X2, y2)
         ref = {LinearRegression: sk.LinearRegression(), Ridge: sk.Ridge(alpha=7.0)}.get(type(est))
@@ -227,3 +244,119 @@ def test_lasso_warns_when_not_converged():
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         est = Lasso(alpha=1e-4, max_iter=1, tol=1e-12).fit(X, y)
     assert est.n_iter_ == 1
+
+
+# Lasso over X's columns (chosen for one unweighted target, D ≥ 256 features, N ≥ D, X ≤ 32 MiB) against
+# the Gram path, on small problems: the feature threshold is lowered to 32 so that the column path runs.
+
+
+@pytest.fixture
+def small_column_threshold(monkeypatch):
+    monkeypatch.setattr(_linear, "_MIN_COLUMN_FEATURES", 32)
+
+
+def test_lasso_column_path_rule():
+    assert _linear._use_columns(5000, 400, 1, False)
+    assert not _linear._use_columns(20000, 200, 1, False)  # D too small: the Gram matrix is cheaper
+    assert not _linear._use_columns(20000, 400, 1, False)  # Xᵀ (64 MB) leaves the cache between sweeps
+    assert _linear._use_columns(20000, 400, 1, False, itemsize=4)
+    assert not _linear._use_columns(5000, 400, 2, False) and not _linear._use_columns(5000, 400, 1, True)
+    assert not _linear._use_columns(300, 400, 1, False)  # wide X
+
+
+def _gram_only(monkeypatch):
+    monkeypatch.setattr(_linear, "_use_columns", lambda *args: False)
+
+
+def _column_data(seed=1, n=120, d=40, correlated=False):
+    X, y, _, _ = _data(seed=seed, n=n, d=d)
+    if correlated:  # nearly collinear columns: many sweeps, past the column path's budget
+        X[:, 1:] = X[:, :1] + 0.05 * X[:, 1:]
+        y = X[:, :5].sum(axis=1) + 0.1 * np.random.default_rng(seed).standard_normal(n)
+    return X, y
+
+
+@pytest.mark.parametrize("params", [{}, {"fit_intercept": False}, {"positive": True},
+                                    {"selection": "random", "random_state": 3}],
+                         ids=["intercept", "no_intercept", "positive", "random"])
+@pytest.mark.usefixtures("small_column_threshold")
+def test_lasso_column_path_matches_gram_path(params, monkeypatch):
+    X, y = _column_data()
+    assert _linear._use_columns(*X.shape, 1, False)
+    a = Lasso(**LASSO, **params).fit(X, y)
+    ref = sk.Lasso(**LASSO, **params).fit(X, y)
+    _gram_only(monkeypatch)
+    b = Lasso(**LASSO, **params).fit(X, y)
+    assert 0 < np.count_nonzero(a.coef_) < X.shape[1]  # the l1 penalty is active
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(a.coef_, ref.coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(a.intercept_, ref.intercept_, rtol=0, atol=1e-8)
+    assert a.dual_gap_ <= LASSO["tol"] * np.mean((y - y.mean() * bool(a.fit_intercept)) ** 2)
+
+
+@pytest.mark.usefixtures("small_column_threshold")
+def test_lasso_column_path_hands_over_to_gram_path_when_slow(monkeypatch):
+    X, y = _column_data(correlated=True)
+    budget = _linear._column_sweep_budget(X.shape[1])
+    a = Lasso(**LASSO).fit(X, y)
+    assert a.n_iter_ > budget  # the column path ran out of sweeps; the Gram path finished
+    _gram_only(monkeypatch)
+    b = Lasso(**LASSO).fit(X, y)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=0, atol=1e-8)
+
+
+@pytest.mark.usefixtures("small_column_threshold")
+def test_lasso_column_path_warm_start_and_non_finite():
+    X, y = _column_data()
+    est = Lasso(warm_start=True, **LASSO).fit(X, y)
+    first = est.coef_.copy()
+    assert est.n_iter_ > 1
+    est.fit(X, y)
+    assert est.n_iter_ == 0
+    np.testing.assert_array_equal(est.coef_, first)
+    bad = X.copy()
+    bad[3, 7] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        Lasso().fit(bad, y)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        short = Lasso(alpha=1e-4, max_iter=1, tol=1e-12).fit(X, y)
+    assert short.n_iter_ == 1
+
+
+def test_lasso_column_path_at_its_real_threshold(monkeypatch):
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((300, 260)) + rng.standard_normal(260)
+    y = X[:, :10] @ rng.standard_normal(10) + 0.5 * rng.standard_normal(300) + 1.0
+    assert _linear._use_columns(*X.shape, 1, False)
+    a = Lasso(alpha=0.05, tol=1e-12, max_iter=100_000).fit(X, y)
+    a32 = Lasso(alpha=0.05, tol=1e-7, max_iter=100_000).fit(X.astype(np.float32), y.astype(np.float32))
+    _gram_only(monkeypatch)
+    b = Lasso(alpha=0.05, tol=1e-12, max_iter=100_000).fit(X, y)
+    assert 0 < np.count_nonzero(a.coef_) < X.shape[1]
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=0, atol=1e-8)
+    assert a32.coef_.dtype == np.float32
+    np.testing.assert_allclose(a32.coef_, a.coef_, rtol=0, atol=1e-3)
+
+
+@pytest.mark.parametrize("offset", [0, 1, 3])
+def test_large_x_read_in_place_at_any_alignment(offset):
+    # A 4 MiB X is read in place: split into a short head and a 64-byte-aligned tail, at whatever
+    # offset its buffer starts; the fit equals scikit-learn's.
+    rng = np.random.default_rng(offset)
+    n, d = 8192, 64
+    buffer = np.empty(n * d + 8)
+    X = buffer[offset:offset + n * d].reshape(n, d)
+    X[:] = rng.normal(size=(n, d)) + 3.0
+    y = X @ rng.normal(size=d) + rng.normal(size=n)
+    head, tail = _linear._flat_aligned(X)
+    assert head.size + tail.size == n * d and tail.ctypes.data % 64 == 0
+    pairs = ((Ridge(alpha=10.0), sk.Ridge(alpha=10.0)),
+             (Lasso(alpha=0.05, tol=1e-10), sk.Lasso(alpha=0.05, tol=1e-10)))
+    for ours, ref in pairs:
+        ours.fit(X, y)
+        ref.fit(X, y)
+        np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-6, atol=1e-8)
