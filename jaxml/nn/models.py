@@ -30,6 +30,7 @@ from jaxml.core.checks import check_array, check_choice, check_int, check_same_l
 from jaxml.core.train import example_keys, fit
 from jaxml.core.types import Array, PRNGKey
 from jaxml.nn.conv import conv2d, conv2d_backward, max_pool2d
+from jaxml.nn.layers import l2_penalty
 
 ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
     "relu": nn.relu,
@@ -284,12 +285,12 @@ def cross_entropy(logits, labels) -> Array:
     return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
 
 
-def l2_penalty(params) -> Array:
-    """½ Σ_W ‖W‖²_F over the weight matrices and kernels (leaves named ``kernel``; biases and
-    batch-norm scales are not decayed)."""
-    leaves = [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(params)
-              if getattr(path[-1], "key", None) == "kernel"]
-    return 0.5 * sum(jnp.sum(jnp.square(w)) for w in leaves)
+def kernel_l2_penalty(params, lam=1.0) -> Array:
+    """(λ/2) Σ_W ‖W‖²_F over the weight matrices and kernels only (leaves named ``kernel``; biases
+    and batch-norm scales are not decayed): ``jaxml.nn.layers.l2_penalty`` of those leaves."""
+    kernels = [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(params)
+               if getattr(path[-1], "key", None) == "kernel"]
+    return l2_penalty(kernels, lam)
 
 
 def make_classifier_loss(model: nn.Module, augment: Callable | None = None, weight_decay: float = 0.0):
@@ -306,7 +307,7 @@ def make_classifier_loss(model: nn.Module, augment: Callable | None = None, weig
             X = jax.vmap(augment)(example_keys(key, X.shape[0]), X)
         logits, new_state = apply_model(model, params, model_state, X, train=True)
         ce = cross_entropy(logits, y)
-        total = ce + weight_decay * l2_penalty(params) if weight_decay else ce
+        total = ce + kernel_l2_penalty(params, weight_decay) if weight_decay else ce
         acc = jnp.mean(jnp.argmax(logits, axis=-1) == y)
         return total, (new_state, {"cross_entropy": ce, "accuracy": acc})
 
@@ -424,6 +425,7 @@ def train_classifier(
     sampler: str | None = "epochs",
     chunk_size: int | None = None,
     progress: bool | None = None,
+    grad_norm: bool = True,
 ) -> ClassifierResult:
     """Train ``model`` on (X, y) by minimising mean cross-entropy + (λ/2)Σ‖W‖² through ``fit``.
 
@@ -442,6 +444,8 @@ def train_classifier(
       sampler: ``fit``'s sampler (``"epochs"``: without replacement; ``None``: with).
       chunk_size: steps per compiled chunk (default: a tenth of the run with ``eval_data``).
       progress: tqdm progress bar (``None``: only on a terminal).
+      grad_norm: record ‖g_t‖₂ in the history (``fit``'s option; ``False`` saves a pass over the
+        gradients each step).
 
     Returns:
       ``ClassifierResult(params, model_state, history, eval_accuracy, fit_result)``.
@@ -474,7 +478,7 @@ def train_classifier(
     result = fit(loss, tx, params, (X, y), key=run_key, num_steps=num_steps,
                  batch_size=min(batch_size, X.shape[0]), sampler=sampler, model_state=model_state,
                  has_aux=True, with_key=True, eval_fn=eval_fn, chunk_size=chunk_size,
-                 progress=progress, desc=type(model).__name__)
+                 progress=progress, desc=type(model).__name__, grad_norm=grad_norm)
     evals = [(step, out["accuracy"]) for step, out in result.evals]
     return ClassifierResult(result.state.params, result.state.model_state, result.history, evals, result)
 
@@ -584,7 +588,7 @@ __all__ = [
     "confusion_matrix",
     "cross_entropy",
     "init_model",
-    "l2_penalty",
+    "kernel_l2_penalty",
     "load_digits_images",
     "make_classifier_loss",
     "predict",

@@ -15,7 +15,7 @@ from jaxml.nn.models import (
     confusion_matrix,
     conv2d_hand_vjp,
     init_model,
-    l2_penalty,
+    kernel_l2_penalty,
     load_digits_images,
     make_classifier_loss,
     predict,
@@ -182,7 +182,8 @@ def test_loss_is_cross_entropy_plus_l2():
     w = np.asarray(params["dense_0"]["kernel"])
     np.testing.assert_allclose(metrics["cross_entropy"], ce, rtol=1e-5)
     np.testing.assert_allclose(value, ce + 0.25 * np.sum(w**2), rtol=1e-5)
-    np.testing.assert_allclose(l2_penalty(params), 0.5 * np.sum(w**2), rtol=1e-6)
+    np.testing.assert_allclose(kernel_l2_penalty(params), 0.5 * np.sum(w**2), rtol=1e-6)
+    np.testing.assert_allclose(kernel_l2_penalty(params, 0.5), 0.25 * np.sum(w**2), rtol=1e-6)
 
 
 def test_mlp_learns_digits_through_fit(digits):
