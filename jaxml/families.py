@@ -62,6 +62,8 @@ FAMILIES: tuple[Family, ...] = (
            "jaxml.bench.fairness", "jaxml.studies.fairness", "02_classification"),
     Family("nn", "jaxml.nn", "4", "MLP with hand backprop, normalization, dropout, CNN, ResNet, augmentation",
            "jaxml.bench.nn", "jaxml.studies.nn", "03_neural_networks"),
+    Family("adversarial", "jaxml.adversarial", "5",
+           "white-box FGSM and PGD (L∞, L2), the logistic closed form, score-based gradient estimates"),
     Family("clustering", "jaxml.unsupervised", "6", "k-means, k-means++, GMM by EM",
            "jaxml.bench.unsupervised", "jaxml.studies.unsupervised", "04_unsupervised"),
     Family("factorization", "jaxml.unsupervised", "6", "matrix factorization (SGD, ALS)",

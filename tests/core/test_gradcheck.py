@@ -38,7 +38,8 @@ def test_core_imports_no_family():
 
     code = ("import sys, jaxml.core.gradcheck; "
             "print(sorted(m for m in sys.modules if m.split('.')[:2] in "
-            "[['jaxml', f] for f in ('linear', 'optim', 'selection', 'kernels', 'fairness', 'nn', 'unsupervised')]))")
+            "[['jaxml', f] for f in ('linear', 'optim', 'selection', 'kernels', 'fairness', 'nn', "
+            "'adversarial', 'unsupervised')]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
 
