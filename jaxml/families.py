@@ -63,7 +63,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("nn", "jaxml.nn", "4", "MLP with hand backprop, normalization, dropout, CNN, ResNet, augmentation",
            "jaxml.bench.nn", "jaxml.studies.nn", "03_neural_networks"),
     Family("adversarial", "jaxml.adversarial", "5",
-           "white-box FGSM and PGD (L∞, L2), the logistic closed form, score-based gradient estimates"),
+           "white-box and black-box attacks, transfer, adversarial training"),
     Family("clustering", "jaxml.unsupervised", "6", "k-means, k-means++, GMM by EM",
            "jaxml.bench.unsupervised", "jaxml.studies.unsupervised", "04_unsupervised"),
     Family("factorization", "jaxml.unsupervised", "6", "matrix factorization (SGD, ALS)",
