@@ -65,21 +65,28 @@ def _check_clip(clip):
     return lo, hi
 
 
+def _check_batch(x, labels, name: str) -> bool:
+    """Check ``x`` and its integer ``labels`` (named ``name``): a scalar label for one example, or
+    one label per row of a batch. Returns whether the call is batched."""
+    check_array(x, "x")
+    labels_ndim = np.ndim(labels)
+    if labels_ndim not in (0, 1):
+        raise ValueError(f"{name} must be a scalar (one example) or 1-D (a batch), got shape {np.shape(labels)}")
+    batched = labels_ndim == 1
+    if batched and (np.ndim(x) < 2 or np.shape(x)[0] != np.shape(labels)[0]):
+        raise ValueError(f"x must have one row per label: x has shape {np.shape(x)}, {name} {np.shape(labels)}")
+    if not jnp.issubdtype(jnp.asarray(labels).dtype, jnp.integer):
+        raise ValueError(f"{name} must be integers, got dtype {jnp.asarray(labels).dtype}")
+    return batched
+
+
 def _validate(predict, params, x, labels, eps, norm, clip):
     """Check the common arguments; return (batched?, clip as floats or None)."""
     check_choice(norm, "norm", NORMS)
     check_scalar(eps, "eps", minimum=0.0)
     if np.ndim(eps) != 0:
         raise ValueError(f"eps must be a scalar, got shape {np.shape(eps)}")
-    check_array(x, "x")
-    labels_ndim = np.ndim(labels)
-    if labels_ndim not in (0, 1):
-        raise ValueError(f"labels must be a scalar (one example) or 1-D (a batch), got shape {np.shape(labels)}")
-    batched = labels_ndim == 1
-    if batched and (np.ndim(x) < 2 or np.shape(x)[0] != np.shape(labels)[0]):
-        raise ValueError(f"x must have one row per label: x has shape {np.shape(x)}, labels {np.shape(labels)}")
-    if not jnp.issubdtype(jnp.asarray(labels).dtype, jnp.integer):
-        raise ValueError(f"labels must be integers, got dtype {jnp.asarray(labels).dtype}")
+    batched = _check_batch(x, labels, "labels")
     x_one = jax.ShapeDtypeStruct(np.shape(x)[1:] if batched else np.shape(x), jnp.asarray(x).dtype)
     num_classes = _num_classes(predict, params, x_one)
     if is_concrete(labels):

@@ -28,8 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxml.adversarial.attacks import _check_clip, _l2_norm
-from jaxml.core.checks import check_array, check_int, check_scalar, is_concrete
+from jaxml.adversarial.attacks import _check_batch, _check_clip, _l2_norm
+from jaxml.core.checks import check_int, check_scalar, is_concrete
 from jaxml.core.types import Array, PRNGKey
 
 _GROW, _SHRINK, _MIN_STEP, _MAX_STEP = 1.1, 0.97, 1e-4, 1.0
@@ -151,15 +151,7 @@ def boundary_attack(label_fn: Callable, x: Array, label: Array, *, key: PRNGKey,
     clip = _check_clip(clip)
     if clip is None:
         raise ValueError("clip must be a finite data range (lo, hi): the start search and every query live in it")
-    check_array(x, "x")
-    labels_ndim = np.ndim(label)
-    if labels_ndim not in (0, 1):
-        raise ValueError(f"label must be a scalar (one example) or 1-D (a batch), got shape {np.shape(label)}")
-    batched = labels_ndim == 1
-    if batched and (np.ndim(x) < 2 or np.shape(x)[0] != np.shape(label)[0]):
-        raise ValueError(f"x must have one row per label: x has shape {np.shape(x)}, label {np.shape(label)}")
-    if not jnp.issubdtype(jnp.asarray(label).dtype, jnp.integer):
-        raise ValueError(f"label must be integers, got dtype {jnp.asarray(label).dtype}")
+    batched = _check_batch(x, label, "label")
     steps = check_int(steps, "steps", minimum=0)
     query_budget = check_int(query_budget, "query_budget", minimum=0)
     init_tries = check_int(init_tries, "init_tries", minimum=1)

@@ -13,7 +13,7 @@ from jaxml.core.train import fit
 from jaxml.nn.augment import augmentation_grid
 from jaxml.nn.layers import bn_mlp_apply, bn_mlp_init, l2_penalty, make_bn_mlp_loss, weight_decay_demo
 from jaxml.nn.mlp import cross_entropy_grad, mlp_apply, mlp_forward, mlp_init, mlp_loss, mlp_loss_hand_vjp
-from jaxml.nn.models import load_digits_images, train_digits
+from jaxml.nn.models import accuracy, load_digits_images, train_digits
 from jaxml.studies import StudyContext, StudyResult, savefig, study
 
 CHAPTER = "4. Neural networks"
@@ -249,7 +249,7 @@ def nn_batch_norm(ctx: StudyContext) -> StudyResult:
         curves[label] = np.asarray(res.history["loss"])
         logits, _ = bn_mlp_apply(res.state.params, res.state.model_state, jnp.asarray(X_te), train=False,
                                  norm=norm, activation="tanh")
-        test_acc[label] = float(np.mean(np.asarray(jnp.argmax(logits, -1)) == y_te))
+        test_acc[label] = accuracy(y_te, jnp.argmax(logits, -1))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     window = 20
@@ -310,7 +310,7 @@ def nn_regularization(ctx: StudyContext) -> StudyResult:
             out = {}
             for split, (X, y) in {"train": (X_small, y_small), "test": (X_te, y_te)}.items():
                 logits, _ = bn_mlp_apply(p, [], jnp.asarray(X), train=False, norm=None)
-                out[split] = float(np.mean(np.asarray(jnp.argmax(logits, -1)) == np.asarray(y)))
+                out[split] = accuracy(y, jnp.argmax(logits, -1))
             return out
 
         res = fit(loss, tx, params, (X_small, y_small), key=ctx.key("reg_fit"), num_steps=steps, batch_size=50,
