@@ -129,6 +129,27 @@ conv2d_hand_vjp.defvjp(_conv_fwd, _conv_bwd)
 # models
 
 
+# Widest layer (input included) up to which ``MLP(layout="auto")`` runs feature-major on CPU: at
+# width 16 the 2-16-16-1 tanh net's Adam step takes 35 µs instead of 51 µs on XLA:CPU (N = 1 000);
+# at 64 the two layouts tie and at 128 batch-major is ~4% faster.
+FEATURE_MAJOR_MAX_WIDTH = 32
+LAYOUTS = ("auto", "batch_major", "feature_major")
+
+
+class _FeatureMajorDense(nn.Module):
+    """``nn.Dense`` on a feature-major activation h ∈ ℝ^{D×B}: Wᵀh + b 1ᵀ ∈ ℝ^{D'×B}, with the
+    same parameters (kernel W ∈ ℝ^{D×D'}, bias b ∈ ℝ^{D'}), initializers and dtype promotion."""
+
+    features: int
+
+    @nn.compact
+    def __call__(self, h):
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (h.shape[0], self.features), jnp.float32)
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32)
+        h, kernel, bias = nn.dtypes.promote_dtype(h, kernel, bias)
+        return jax.lax.dot_general(kernel, h, (((0,), (0,)), ((), ()))) + bias[:, None]
+
+
 class MLP(nn.Module):
     """Fully connected net: x⁽ˡ⁾ = φ(x⁽ˡ⁻¹⁾ W⁽ˡ⁾ + b⁽ˡ⁾), the last layer linear (logits).
 
@@ -137,10 +158,24 @@ class MLP(nn.Module):
     Attributes:
       features: widths of the layers, the last one the number of outputs.
       activation: ``"relu"`` | ``"tanh"`` | ``"sigmoid"`` | ``"gelu"``.
+      layout: how the activations are stored; the parameters and the function are the same.
+        ``"batch_major"``: x⁽ˡ⁾ ∈ ℝ^{B×D_l} (``nn.Dense``). ``"feature_major"``: its transpose,
+        h⁽ˡ⁾ = φ(W⁽ˡ⁾ᵀ h⁽ˡ⁻¹⁾ + b⁽ˡ⁾1ᵀ) ∈ ℝ^{D_l×B}, transposed back at the output; on XLA:CPU
+        this is faster for narrow nets, whose batch-major rows are too short to vectorize well.
+        ``"auto"``: feature-major on the CPU backend when every width (input included) is at most
+        ``FEATURE_MAJOR_MAX_WIDTH``, batch-major otherwise.
     """
 
     features: Sequence[int] = (512, 512, 10)
     activation: str = "relu"
+    layout: str = "auto"
+
+    def _feature_major(self, in_width: int) -> bool:
+        check_choice(self.layout, "layout", LAYOUTS)
+        if self.layout != "auto":
+            return self.layout == "feature_major"
+        return (jax.default_backend() == "cpu"
+                and max(in_width, *self.features) <= FEATURE_MAJOR_MAX_WIDTH)
 
     @nn.compact
     def __call__(self, x, train: bool = False):
@@ -148,9 +183,17 @@ class MLP(nn.Module):
         if x.ndim < 2:
             raise ValueError(f"x must be a batch (B, D) or (B, H, W, C), got shape {x.shape}")
         x = x.reshape((x.shape[0], -1))
+        last = len(self.features) - 1
+        if self._feature_major(x.shape[1]):
+            h = x.T
+            for i, width in enumerate(self.features):
+                h = _FeatureMajorDense(width, name=f"dense_{i}")(h)
+                if i < last:
+                    h = phi(h)
+            return h.T
         for i, width in enumerate(self.features):
             x = nn.Dense(width, name=f"dense_{i}")(x)
-            if i < len(self.features) - 1:
+            if i < last:
                 x = phi(x)
         return x
 
@@ -576,6 +619,8 @@ __all__ = [
     "DIGITS_RECIPES",
     "DigitsRun",
     "ACTIVATIONS",
+    "FEATURE_MAJOR_MAX_WIDTH",
+    "LAYOUTS",
     "CNN",
     "MLP",
     "ClassifierResult",

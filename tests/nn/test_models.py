@@ -49,6 +49,42 @@ def test_mlp_is_the_dense_formula_and_pure():
     np.testing.assert_array_equal(out, apply_model(model, params, state, x))  # pure: same in, same out
 
 
+@pytest.mark.parametrize("layout", ["batch_major", "feature_major"])
+def test_both_mlp_layouts_are_the_dense_formula_with_the_same_parameters(layout):
+    """Feature-major storage changes neither the parameters (same tree, same initial values) nor
+    the function or its gradient: float64 against the batch-major net and the formula."""
+    with jax.enable_x64(True):
+        x = jax.random.normal(jax.random.key(1), (9, 3), jnp.float64)
+        model = MLP((16, 8, 2), activation="tanh", layout=layout)
+        params, _ = init_model(model, jax.random.key(0), x)
+        reference = MLP((16, 8, 2), activation="tanh", layout="batch_major")
+        ref_params, _ = init_model(reference, jax.random.key(0), x)
+        assert jax.tree.all(jax.tree.map(lambda a, b: a.dtype == b.dtype and bool(jnp.all(a == b)),
+                                         params, ref_params))
+        h = np.asarray(x)
+        for i in range(3):
+            layer = params[f"dense_{i}"]
+            h = h @ np.asarray(layer["kernel"], np.float64) + np.asarray(layer["bias"], np.float64)
+            h = np.tanh(h) if i < 2 else h
+        out = apply_model(model, params, {}, x)
+        assert out.shape == (9, 2) and out.dtype == jnp.float64
+        np.testing.assert_allclose(out, h, rtol=1e-12, atol=1e-13)
+        grad = jax.grad(lambda p, m: jnp.sum(jnp.sin(m.apply({"params": p}, x))))
+        for a, b in zip(jax.tree.leaves(grad(params, model)), jax.tree.leaves(grad(params, reference)), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+def test_mlp_auto_layout_is_feature_major_only_for_narrow_nets_on_cpu():
+    def uses_feature_major(model, width):
+        jaxpr = str(jax.make_jaxpr(lambda x: init_model(model, jax.random.key(0), x)[0])(jnp.zeros((4, width))))
+        return "transpose" in jaxpr
+    narrow, wide = MLP((16, 16, 1), activation="tanh"), MLP((64, 10))
+    assert uses_feature_major(narrow, 2) == (jax.default_backend() == "cpu")
+    assert not uses_feature_major(wide, 2) and not uses_feature_major(narrow, 64)
+    with pytest.raises(ValueError, match="layout"):
+        init_model(MLP((3,), layout="columns"), jax.random.key(0), jnp.zeros((1, 2)))
+
+
 def _reference_cnn(params, x):
     """The CNN by lax.conv_general_dilated and reduce_window: independent of jaxml.nn.conv."""
     for i in range(2):
