@@ -16,7 +16,8 @@ Rows (size 1.0):
 - ``nn_tiny_mlp``: 2–16–16–1 tanh regression on 1 000 points, full batch, 1 000 Adam steps (one
   ``lax.scan`` in ``fit``; the ``MLP`` runs feature-major on CPU at these widths). Goal 10×.
 - ``nn_cnn_step``: conv3x3(32)–pool–conv3x3(64)–pool–128–10 on 28×28×1, batch 128, Adam, per
-  train step. Goal 1×.
+  train step (``make_classifier_loss``'s default on CPU: the minibatch as 4 slices of 32, which
+  XLA:CPU runs on both cores). Goal 1×.
 - ``nn_resnet``: the small pre-activation ResNet's forward + backward (batch-norm in training
   mode) on 32×32×3, batch 64. Reported.
 The per-step rows time ``fit`` with ``grad_norm=False``: the torch loop computes no gradient norm,

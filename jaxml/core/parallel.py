@@ -22,12 +22,34 @@ path: the single-device program is the data-parallel one.
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 AXIS = "data"
+
+
+def cpu_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def slice_bounds(n: int, num_slices: int) -> list[tuple[int, int]]:
+    """[(start, stop)] of ``num_slices`` contiguous slices of n examples, sizes differing by at most 1.
+
+    Within one device: a batch computed as a few independent slices (each its own vmapped or
+    batched computation, joined at the end) gives XLA:CPU independent branches, which it runs on
+    separate cores, where one batched computation of small convolutions keeps to one core.
+    """
+    num_slices = max(1, min(int(num_slices), n)) if n else 1
+    edges = [round(i * n / num_slices) for i in range(num_slices + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))
 
 
 def data_mesh(devices=None) -> Mesh:
@@ -123,11 +145,13 @@ def fit_data_parallel(loss_fn, tx, params, batches, *, has_aux: bool = False):
 __all__ = [
     "AXIS",
     "check_divisible",
+    "cpu_cores",
     "data_mesh",
     "fit_data_parallel",
     "replicate",
     "replicate_global",
     "shard_batch",
     "shard_global_batches",
+    "slice_bounds",
     "unreplicate",
 ]

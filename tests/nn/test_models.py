@@ -85,6 +85,52 @@ def test_mlp_auto_layout_is_feature_major_only_for_narrow_nets_on_cpu():
         init_model(MLP((3,), layout="columns"), jax.random.key(0), jnp.zeros((1, 2)))
 
 
+def test_a_sliced_minibatch_gives_the_same_loss_gradient_and_augmentation():
+    """CE = Σ_k (|S_k|/B)·CE(S_k) over 3 uneven slices equals the one-piece loss and gradient in
+    float64; the augmentation keys are drawn for the whole batch, so augmented runs agree too."""
+    with jax.enable_x64(True):
+        model = CNN(channels=(4, 6), dense=8, num_classes=3)
+        x = jax.random.uniform(jax.random.key(1), (10, 8, 8, 1), jnp.float64)
+        y = jax.random.randint(jax.random.key(2), (10,), 0, 3)
+        params, state = init_model(model, jax.random.key(0), x)
+        params = jax.tree.map(lambda a: a.astype(jnp.float64), params)
+
+        def noise(key, image):
+            return image + 0.1 * jax.random.normal(key, image.shape, image.dtype)
+
+        for augment in (None, noise):
+            results = []
+            for slices in (1, 3):
+                loss = make_classifier_loss(model, augment, 0.01, slices=slices)
+                (value, (_, metrics)), grad = jax.value_and_grad(loss, has_aux=True)(
+                    params, (x, y), key=jax.random.key(3), model_state=state)
+                results.append((value, metrics["accuracy"], grad))
+            (v1, a1, g1), (v3, a3, g3) = results
+            np.testing.assert_allclose(v3, v1, rtol=1e-13)
+            assert a1 == a3
+            for a, b in zip(jax.tree.leaves(g3), jax.tree.leaves(g1), strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-14)
+
+
+def test_auto_slices_only_a_cnn_without_batch_statistics_on_cpu():
+    from jaxml.nn.models import classifier_slices
+
+    cnn, mlp = CNN(channels=(4,), dense=8), MLP((8, 3))
+    assert classifier_slices(cnn, 128, {}, backend="cpu") == 4
+    assert classifier_slices(cnn, 64, {}, backend="cpu") == 2 and classifier_slices(cnn, 16, {}, backend="cpu") == 1
+    assert classifier_slices(cnn, 128, {}, backend="gpu") == 1
+    assert classifier_slices(mlp, 128, {}, backend="cpu") == 1
+    assert classifier_slices(cnn, 128, {"batch_stats": {"mean": jnp.zeros(3)}}, backend="cpu") == 1
+    resnet = ResNet(widths=(4,), blocks_per_stage=1, num_classes=3)
+    x = jnp.zeros((4, 8, 8, 3))
+    params, state = init_model(resnet, jax.random.key(0), x)
+    loss = make_classifier_loss(resnet, slices=2)
+    with pytest.raises(ValueError, match="batch statistics"):
+        loss(params, (x, jnp.zeros(4, jnp.int32)), key=jax.random.key(1), model_state=state)
+    with pytest.raises(ValueError, match="slices"):
+        make_classifier_loss(cnn, slices=0)
+
+
 def _reference_cnn(params, x):
     """The CNN by lax.conv_general_dilated and reduce_window: independent of jaxml.nn.conv."""
     for i in range(2):
