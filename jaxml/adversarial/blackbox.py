@@ -100,6 +100,20 @@ def _score_based_attack(score_fn, loss, x, labels, eps, step_size, key, h, sigma
     return one(x, labels, key)
 
 
+def _score_predict(score_fn):
+    """``predict(params, x) = score_fn(x)``, one function per (hashable) black box, so that the
+    validation's cache of the output shape, keyed on it, hits on the next call."""
+    try:
+        return _cached_score_predict(score_fn)
+    except TypeError:  # an unhashable callable
+        return lambda _, v: score_fn(v)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_score_predict(score_fn):
+    return lambda _, v: score_fn(v)
+
+
 def score_based_attack(score_fn: Callable, x: Array, label: Array, eps, *, estimator: str = "fd", steps: int = 10,
                        step_size=None, key: PRNGKey | None = None, clip=(0.0, 1.0), query_budget: int | None = None,
                        norm: str = "linf", num_queries: int = 100, h: float = 1e-4, sigma: float = 1e-3,
@@ -119,7 +133,7 @@ def score_based_attack(score_fn: Callable, x: Array, label: Array, eps, *, estim
     """
     check_choice(estimator, "estimator", ESTIMATORS)
     steps = check_int(steps, "steps", minimum=0)
-    batched, clip = _validate(lambda _, v: score_fn(v), None, x, label, eps, norm, clip)
+    batched, clip = _validate(_score_predict(score_fn), None, x, label, eps, norm, clip)
     x = jnp.asarray(x)
     dim = int(np.prod(x.shape[1:] if batched else x.shape))
     if estimator == "nes":

@@ -33,7 +33,7 @@ import numpy as np
 import optax
 
 from jaxml.adversarial.attacks import _pgd, _unit_l2, pgd, softmax_cross_entropy
-from jaxml.core.checks import check_choice, check_int, check_scalar, check_xy
+from jaxml.core.checks import check_array, check_choice, check_int, check_same_length, check_scalar
 from jaxml.core.train import FitResult, fit
 from jaxml.core.types import Array, PRNGKey
 
@@ -90,7 +90,24 @@ def make_adversarial_loss(model_or_predict, *, eps, steps: int = 7, step_size=No
     """
     predict = as_predict(model_or_predict)
     steps, step_size, clip = _check_attack(eps, steps, step_size, norm, clip)
+    return _cached(_adversarial_loss, predict, float(eps), steps, step_size, norm, clip)
 
+
+def _cached(build, predict, *args):
+    """``build(predict, *args)``, the same function object for the same arguments: ``fit`` keys
+    its compiled program on the loss, so a second ``adversarial_train`` call does not recompile."""
+    try:
+        return _cached_build(build, predict, *args)
+    except TypeError:  # an unhashable predict
+        return build(predict, *args)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_build(build, predict, *args):
+    return build(predict, *args)
+
+
+def _adversarial_loss(predict, eps, steps, step_size, norm, clip):
     def loss(params, batch, *, key):
         X, y = batch
         frozen = jax.lax.stop_gradient(params)
@@ -111,8 +128,10 @@ def make_adversarial_loss(model_or_predict, *, eps, steps: int = 7, step_size=No
 def make_standard_loss(model_or_predict) -> Callable:
     """The clean counterpart, ``loss(params, (X, y)) -> (L, {"accuracy"})`` with L the mean
     softmax cross-entropy (1/B) Σₙ [logsumexp f_θ(xₙ) − f_θ(xₙ)_{yₙ}]."""
-    predict = as_predict(model_or_predict)
+    return _cached(_standard_loss, as_predict(model_or_predict))
 
+
+def _standard_loss(predict):
     def loss(params, batch):
         X, y = batch
         logits = _batch_logits(predict, params, X)
@@ -132,7 +151,11 @@ def adversarial_train(model_or_predict, params, X, y, *, key: PRNGKey, eps, num_
     Returns ``fit``'s ``FitResult`` (history: loss, grad_norm, clean_accuracy, adversarial_accuracy).
     """
     X, y = jnp.asarray(X), jnp.asarray(y)
-    check_xy(X, y)
+    check_array(X, "X")
+    if X.ndim < 2:
+        raise ValueError(f"X must be a batch (N, D...) of examples, got shape {X.shape}")
+    check_array(y, "y", ndim=1)
+    check_same_length(X=X, y=y)
     loss = make_adversarial_loss(model_or_predict, eps=eps, steps=attack_steps, step_size=step_size,
                                  norm=norm, clip=clip)
     tx = optax.adam(learning_rate) if tx is None else tx

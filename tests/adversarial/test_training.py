@@ -176,3 +176,24 @@ def test_flax_module_is_applied_per_example(digits):
     np.testing.assert_allclose(float(value), float(ref), rtol=1e-5)  # ε = 0: the clean loss
     assert float(metrics["clean_accuracy"]) == float(metrics["adversarial_accuracy"])
     assert clean_accuracy(model, params, X_tr[:8], y_tr[:8]) == float(metrics["clean_accuracy"])
+
+
+def test_images_train_and_a_second_call_reuses_the_compiled_step():
+    """adversarial_train takes image batches (N, H, W, C) for a conv net, and the same arguments
+    give the same loss object, so fit's compiled program is reused (no second trace)."""
+    from jaxml.core.train import _RUNNERS
+    from jaxml.nn.models import CNN, init_model
+
+    X = jax.random.uniform(jax.random.key(12), (16, 8, 8, 1))
+    y = jax.random.randint(jax.random.key(13), (16,), 0, 3)
+    model = CNN(channels=(4,), dense=8, num_classes=3)
+    params, _ = init_model(model, jax.random.key(14), X)
+    kwargs = dict(key=jax.random.key(15), eps=EPS, num_steps=2, attack_steps=2, batch_size=8, progress=False)
+    first = adversarial_train(model, params, X, y, **kwargs)
+    compiled = len(_RUNNERS)
+    second = adversarial_train(model, params, X, y, **kwargs)
+    assert len(_RUNNERS) == compiled
+    np.testing.assert_array_equal(first.history["loss"], second.history["loss"])
+    assert make_adversarial_loss(model, eps=EPS, steps=2) is make_adversarial_loss(model, eps=EPS, steps=2)
+    with pytest.raises(ValueError, match="batch"):
+        adversarial_train(model, params, X[0, 0, :, 0], y[:8], **kwargs)
