@@ -104,11 +104,54 @@ def check_neural_networks(r):
     assert float(r["nn_regularization"]["max |θ_decoupled − θ_L2| Adam / SGD"].split(" / ")[1]) < 1e-6
 
 
+def check_adversarial(r):
+    def pair(text):
+        return [float(x) for x in text.split(" / ")]
+
+    assert r["logistic: FGSM / L2 step / gradient vs closed form, max abs (float64)"] < 1e-12
+    assert r["logistic: logit shift vs ε‖w‖₁, ε‖w‖₂, max abs (float64)"] < 1e-12
+    passed, run = r["gradient checks passed / run"]
+    assert passed == run >= 1
+    acc = r["adv_accuracy_vs_eps"]
+    clean_std, clean_adv = pair(acc["clean accuracy standard / adversarial"])
+    assert clean_std > 0.93 and clean_adv > 0.9
+    robust_std, robust_adv = pair(acc["PGD L∞ accuracy at ε_train = 0.1 standard / adversarial"])
+    assert robust_adv > robust_std + 0.2 and robust_adv <= clean_adv and robust_std < 0.7
+    assert acc["PGD L∞ accuracy non-increasing in ε standard / adversarial"] == "True / True"
+    assert acc["PGD accuracy ≤ FGSM accuracy at every ε"] == "True"
+    clean_by_radius = pair(acc["ε_train 0 / 0.05 / 0.1 / 0.2: clean accuracy"])
+    robust_by_radius = pair(acc["ε_train 0 / 0.05 / 0.1 / 0.2: PGD L∞ accuracy at ε = 0.1"])
+    assert clean_by_radius[-1] < clean_by_radius[0]  # the trade-off, measured
+    assert robust_by_radius[2] > robust_by_radius[0] + 0.2
+    examples = r["adv_examples"]
+    bounded = [k for k in examples if k.endswith("/ ε")]
+    assert len(bounded) == 3
+    for k in bounded:
+        size, eps = pair(examples[k])
+        assert 0.9 * eps <= size <= eps * (1 + 1e-5), k  # inside the ball, and the attack used it
+    bb = r["adv_blackbox_queries"]
+    assert float(bb["central differences (128 / step): success at 4096 queries"]) > 0.5
+    assert float(bb["NES (64 / step): success at 4096 queries"]) > 0.5
+    # 64 queries buy no central-difference step (2D = 128), but one NES step
+    fd_64 = pair(bb["central differences (128 / step): success at 64 / 128 / 512 queries"])[0]
+    nes_64 = pair(bb["NES (64 / step): success at 64 / 128 / 512 queries"])[0]
+    assert fd_64 == 0.0 and nes_64 > 0.0
+    assert bb["queries spent ≤ budget"] == "True"
+    start, after_search, end = pair(bb["boundary: median ‖δ‖₂ random start / after binary search / end"])
+    assert end < after_search < start and end < 0.5 * start
+    transfer = r["adv_transfer"]
+    assert pair(transfer["label queries / surrogate agreement on queries / held out"])[2] > 0.85
+    for eps in (0.1, 0.2):
+        transferred, noise = pair(transfer[f"ε = {eps}: transfer / noise success on victim"])
+        assert transferred > noise + 0.1
+
+
 CHECKS = {
     "01_regression_optimization": check_regression_optimization,
     "02_classification": check_classification,
     "03_neural_networks": check_neural_networks,
     "04_unsupervised": check_unsupervised,
+    "06_adversarial": check_adversarial,
 }
 
 
