@@ -174,6 +174,44 @@ def check_gradient_check_step(m):
     assert num(m, "smallest error, float64 (worst of 3)") < 1e-10
 
 
+def check_neural_networks(m):
+    assert num(m, "hand vs jax.grad, tanh (float64, max rel.)") < 1e-14
+    assert num(m, "loss curves autodiff vs hand, 100 steps (float32, max rel.)") < 1e-5
+    relu, sigmoid = nums(m["log-log slope ReLU / sigmoid (theory −2 / −1)"])
+    assert relu == pytest.approx(-1.86, abs=0.1) and sigmoid == pytest.approx(-0.97, abs=0.1)
+    assert near(num(m, "He: Var x last / first hidden layer"), 2.1, 2)
+    assert num(m, "Xavier: Var x last / first hidden layer") < 1e-12
+    assert num(m, "N(0, 0.01²): Var x last / first hidden layer") < 1e-80
+    assert num(m, "N(0, 1): Var x last / first hidden layer") > 1e90
+    assert nums(m["test accuracy none / batch norm / layer norm"]) == pytest.approx([0.10, 0.976, 0.904], abs=0.03)
+    none = nums(m["none: train / test accuracy"])[1]
+    assert nums(m["dropout 0.5: train / test accuracy"])[1] >= none
+    assert nums(m["L2 term λ=1e-3: train / test accuracy"])[1] >= none
+    adam, sgd = nums(m["max |θ_decoupled − θ_L2| Adam / SGD"])
+    assert sgd == 0 and adam > 0.01
+    assert num(m, "MLP test accuracy") == pytest.approx(0.975, abs=0.015)
+    assert num(m, "CNN test accuracy") >= 0.98
+
+
+def check_adversarial(m):
+    clean = nums(m["clean accuracy standard / adversarial"])
+    robust = nums(m["PGD L∞ accuracy at ε_train = 0.1 standard / adversarial"])
+    assert clean == pytest.approx([0.972, 0.961], abs=0.02) and robust == pytest.approx([0.439, 0.769], abs=0.05)
+    assert m["PGD accuracy ≤ FGSM accuracy at every ε"] == "True"
+    for attack in ("PGD L∞", "PGD L2", "FGSM"):
+        assert m[f"{attack} accuracy non-increasing in ε standard / adversarial"] == "True / True"
+    assert nums(m["ε_train 0 / 0.05 / 0.1 / 0.2: clean accuracy"]) == pytest.approx([0.972, 0.967, 0.961, 0.925],
+                                                                                     abs=0.02)
+    assert num(m, "central differences (128 / step): success at 4096 queries") == pytest.approx(0.925, abs=0.05)
+    assert num(m, "NES (64 / step): success at 4096 queries") == pytest.approx(0.825, abs=0.1)
+    assert num(m, "central differences (128 / step): success at 64 / 128 / 512 queries") == 0
+    start, _, end = nums(m["boundary: median ‖δ‖₂ random start / after binary search / end"])
+    assert start == pytest.approx(4.05, abs=0.3) and end == pytest.approx(0.70, abs=0.15)
+    assert nums(m["label queries / surrogate agreement on queries / held out"])[2] == pytest.approx(0.958, abs=0.03)
+    assert nums(m["ε = 0.1: transfer / noise success on victim"]) == pytest.approx([0.24, 0.0], abs=0.07)
+    assert nums(m["ε = 0.2: transfer / noise success on victim"]) == pytest.approx([0.85, 0.05], abs=0.07)
+
+
 CHECKS = {
     "01_polynomial_degree": check_polynomial_degree,
     "02_optimizers": check_optimizers,
@@ -188,6 +226,8 @@ CHECKS = {
     "11_gmm_em": check_gmm,
     "12_matrix_factorization": check_matrix_factorization,
     "13_gradient_check_step": check_gradient_check_step,
+    "14_neural_networks": check_neural_networks,
+    "15_adversarial": check_adversarial,
 }
 
 
