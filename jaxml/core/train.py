@@ -106,6 +106,29 @@ def _as_hparams(hparams) -> dict:
     return {k: jnp.asarray(v, dtype=jnp.asarray(v).dtype) for k, v in dict(hparams).items()}
 
 
+_INITS: collections.OrderedDict = collections.OrderedDict()
+_MAX_INITS = 64
+
+
+def _optimizer_init(tx: optax.GradientTransformation, params: Params):
+    """``tx.init(params)`` as one compiled call per optimizer: run eagerly it dispatches a small
+    op for every leaf and moment (~1 ms for Adam on a small net, as long as 30 of its steps).
+    An init that needs concrete parameter values (not traceable) runs eagerly."""
+    try:
+        init = _INITS.get(tx)
+    except TypeError:  # an unhashable transformation
+        return tx.init(params)
+    if init is None:
+        init = _INITS[tx] = jax.jit(tx.init)
+        if len(_INITS) > _MAX_INITS:
+            _INITS.popitem(last=False)
+    try:
+        return init(params)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError,
+            jax.errors.TracerIntegerConversionError, jax.errors.TracerArrayConversionError):
+        return tx.init(params)
+
+
 def create_train_state(
     params: Params,
     tx: optax.GradientTransformation | None,
@@ -120,7 +143,7 @@ def create_train_state(
     optimizer state, for a custom step that keeps its own.
     """
     hparams = _as_hparams(hparams)
-    opt_state = () if tx is None else set_injected_hyperparams(tx.init(params), hparams)
+    opt_state = () if tx is None else set_injected_hyperparams(_optimizer_init(tx, params), hparams)
     return TrainState(
         params=params,
         opt_state=opt_state,
