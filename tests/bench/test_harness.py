@@ -106,3 +106,24 @@ def test_long_runs_stop_repeating(monkeypatch):
     monkeypatch.setattr(harness, "MAX_TIMED_SECONDS", 0.05)
     time_reference(slow, repeats=5, min_seconds=0.0)
     assert len(calls) == 2  # 0.03 s, then 0.06 s ≥ 0.05 s: no third call
+
+
+def test_isolated_entries_run_in_a_fresh_process(tmp_path):
+    """isolate=True (jaxml bench's default) runs each entry in its own spawned process: a real
+    entry gives the row it gives in this process, and an entry registered in this process only
+    is not there."""
+    results, _ = run_benchmarks(["fairness_metrics"], size=0.001, out_dir=tmp_path, echo=lambda *_: None,
+                                isolate=True)
+    (name, row), = results
+    assert name == "fairness_metrics" and isinstance(row, BenchResult) and row.jaxml_s > 0
+    in_process = harness._run(harness.load_entries()["fairness_metrics"].run, 0.001)
+    assert (row.task, row.jaxml_quality, row.reference_quality) == (
+        in_process.task, in_process.jaxml_quality, in_process.reference_quality)
+
+    harness.register("parent_only", "test")(lambda size: None)
+    try:
+        assert "parent_only" in harness.load_entries()
+        with pytest.raises(KeyError, match="parent_only"):
+            run_benchmarks(["parent_only"], out_dir=tmp_path, echo=lambda *_: None, isolate=True)
+    finally:
+        harness.ENTRIES.pop("parent_only")
