@@ -38,7 +38,7 @@ def _bench(args) -> int:
         for name, e in sorted(load_entries().items()):
             print(f"{name}  ({e.family})")
         return 0
-    _, md = run_benchmarks(args.only or None, size=args.size, out_dir=args.out, isolate=not args.in_process)
+    _, md = run_benchmarks(args.only or None, size=args.size, out_dir=args.out, isolate=args.isolate)
     print()
     print(md)
     print(f"written to {args.out}/results.md and results.json")
@@ -65,8 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--size", type=float, default=1.0, help="problem size factor (1.0 = documented)")
     bench.add_argument("--out", default="runs/bench")
     bench.add_argument("--list", action="store_true", help="list the entries and exit")
-    bench.add_argument("--in-process", action="store_true",
-                       help="run every entry in this process (default: each in a fresh one)")
+    bench.add_argument("--isolate", action="store_true", help="run every entry in a fresh process")
     bench.set_defaults(func=_bench)
     return parser
 

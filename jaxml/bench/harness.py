@@ -194,10 +194,11 @@ def _run_entry(name: str, size: float) -> BenchResult | str:
 def run_benchmarks(names=None, *, size: float = 1.0, out_dir="runs/bench", echo=print, isolate: bool = False):
     """Run the selected entries (all by default); write JSON and Markdown to ``out_dir``.
 
-    ``isolate=True`` runs every entry in a fresh process (``jaxml bench``'s default): an entry
-    then times nothing left behind by the ones before it. Measured on the 2-core machine, the
-    rows after the PGD/CNN row in one process ran up to 40% slower (the MLP step 2.06 → 2.85
-    ms, k-means 0.078 → 0.116 s, PyTorch's loops too), with no thread left running.
+    ``isolate=True`` (``jaxml bench --isolate``) runs every entry in a fresh process. A row's
+    times depend on the process it runs in, either way (2-core machine, quiet): in one process the
+    MLP step and k-means rows ran up to 40% slower after the PGD/CNN row, while in fresh
+    processes the short ``fit`` rows ran up to 2.3× slower (the optimizer loop 12 → 27 ms) and
+    PyTorch's CNN step 14 → 22 ms. ``docs/performance.md`` lists both runs.
     """
     entries = load_entries()
     unknown = [n for n in (names or []) if n not in entries]

@@ -109,7 +109,7 @@ def test_long_runs_stop_repeating(monkeypatch):
 
 
 def test_isolated_entries_run_in_a_fresh_process(tmp_path):
-    """isolate=True (jaxml bench's default) runs each entry in its own spawned process: a real
+    """isolate=True (jaxml bench --isolate) runs each entry in its own spawned process: a real
     entry gives the row it gives in this process, and an entry registered in this process only
     is not there."""
     results, _ = run_benchmarks(["fairness_metrics"], size=0.001, out_dir=tmp_path, echo=lambda *_: None,
