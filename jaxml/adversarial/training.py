@@ -34,8 +34,9 @@ import optax
 
 from jaxml.adversarial.attacks import _pgd, _unit_l2, pgd, softmax_cross_entropy
 from jaxml.core.checks import check_array, check_choice, check_int, check_same_length, check_scalar
-from jaxml.core.train import FitResult, fit
+from jaxml.core.train import FitResult, cached_loss, fit
 from jaxml.core.types import Array, PRNGKey
+from jaxml.nn.models import cross_entropy
 
 # the stream the PGD random start takes out of the trainer's step key (any constant other
 # streams in the loss do not use)
@@ -90,21 +91,7 @@ def make_adversarial_loss(model_or_predict, *, eps, steps: int = 7, step_size=No
     """
     predict = as_predict(model_or_predict)
     steps, step_size, clip = _check_attack(eps, steps, step_size, norm, clip)
-    return _cached(_adversarial_loss, predict, float(eps), steps, step_size, norm, clip)
-
-
-def _cached(build, predict, *args):
-    """``build(predict, *args)``, the same function object for the same arguments: ``fit`` keys
-    its compiled program on the loss, so a second ``adversarial_train`` call does not recompile."""
-    try:
-        return _cached_build(build, predict, *args)
-    except TypeError:  # an unhashable predict
-        return build(predict, *args)
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_build(build, predict, *args):
-    return build(predict, *args)
+    return cached_loss(_adversarial_loss, predict, float(eps), steps, step_size, norm, clip)
 
 
 def _adversarial_loss(predict, eps, steps, step_size, norm, clip):
@@ -117,7 +104,7 @@ def _adversarial_loss(predict, eps, steps, step_size, norm, clip):
         X_adv = jax.lax.stop_gradient(X_adv)
         logits_adv = _batch_logits(predict, params, X_adv)
         logits_clean = _batch_logits(predict, frozen, X)
-        ce = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits_adv, y))
+        ce = cross_entropy(logits_adv, y)
         metrics = {"clean_accuracy": jnp.mean(jnp.argmax(logits_clean, -1) == y),
                    "adversarial_accuracy": jnp.mean(jnp.argmax(logits_adv, -1) == y)}
         return ce, metrics
@@ -128,14 +115,14 @@ def _adversarial_loss(predict, eps, steps, step_size, norm, clip):
 def make_standard_loss(model_or_predict) -> Callable:
     """The clean counterpart, ``loss(params, (X, y)) -> (L, {"accuracy"})`` with L the mean
     softmax cross-entropy (1/B) Σₙ [logsumexp f_θ(xₙ) − f_θ(xₙ)_{yₙ}]."""
-    return _cached(_standard_loss, as_predict(model_or_predict))
+    return cached_loss(_standard_loss, as_predict(model_or_predict))
 
 
 def _standard_loss(predict):
     def loss(params, batch):
         X, y = batch
         logits = _batch_logits(predict, params, X)
-        ce = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
+        ce = cross_entropy(logits, y)
         return ce, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == y)}
 
     return loss

@@ -106,6 +106,24 @@ def _as_hparams(hparams) -> dict:
     return {k: jnp.asarray(v, dtype=jnp.asarray(v).dtype) for k, v in dict(hparams).items()}
 
 
+def cached_loss(build: Callable[..., Callable], *args) -> Callable:
+    """``build(*args)``, the same function object for the same (hashable) arguments.
+
+    ``fit`` keys its compiled program on the loss function, so a loss built afresh on every call
+    of a convenience trainer (``train_classifier``, ``adversarial_train``) would recompile the
+    whole step each time; built through here it compiles once. Unhashable arguments build anew.
+    """
+    try:
+        return _cached_build(build, *args)
+    except TypeError:
+        return build(*args)
+
+
+@functools.lru_cache(maxsize=128)
+def _cached_build(build, *args):
+    return build(*args)
+
+
 _INITS: collections.OrderedDict = collections.OrderedDict()
 _MAX_INITS = 64
 
@@ -672,6 +690,7 @@ __all__ = [
     "FitResult",
     "TrainState",
     "batch_indices",
+    "cached_loss",
     "create_train_state",
     "epoch_batch_indices",
     "epoch_key",

@@ -28,7 +28,7 @@ import optax
 
 from jaxml.core.checks import check_array, check_choice, check_int, check_same_length, check_scalar
 from jaxml.core.parallel import slice_bounds
-from jaxml.core.train import example_keys, fit
+from jaxml.core.train import cached_loss, example_keys, fit
 from jaxml.core.types import Array, PRNGKey
 from jaxml.nn.conv import conv2d, conv2d_backward, max_pool2d
 from jaxml.nn.layers import l2_penalty
@@ -370,7 +370,10 @@ def make_classifier_loss(model: nn.Module, augment: Callable | None = None, weig
     """
     if slices != "auto":
         slices = check_int(slices, "slices", minimum=1)
+    return cached_loss(_classifier_loss, model, augment, float(weight_decay), slices)
 
+
+def _classifier_loss(model, augment, weight_decay, slices):
     def loss(params, batch, *, key, model_state):
         X, y = batch
         if augment is not None:
@@ -568,14 +571,16 @@ def train_classifier(
 # data
 
 
-def load_digits_images(test_size: float = 0.2, seed: int = 0):
+def load_digits_images(test_size: float = 0.2, seed: int = 0, *, flat: bool = False):
     """scikit-learn's bundled 8×8 digits as NHWC images in [0, 1] with a stratified split.
 
     Pixels (integers 0..16) are divided by 16. The split keeps each class's share in both parts
-    (``sklearn.model_selection.train_test_split(stratify=y)``).
+    (``sklearn.model_selection.train_test_split(stratify=y)``). ``flat=True`` gives each image as
+    its 64 pixels in row-major order (the input of an MLP).
 
     Returns:
-      ``(X_train (N_tr, 8, 8, 1) float32, y_train (N_tr,) int32, X_test, y_test)``.
+      ``(X_train (N_tr, 8, 8, 1) float32 (or (N_tr, 64) with ``flat``), y_train (N_tr,) int32,
+      X_test, y_test)``.
     """
     from sklearn.model_selection import train_test_split
 
@@ -584,7 +589,7 @@ def load_digits_images(test_size: float = 0.2, seed: int = 0):
     if not 0.0 < float(test_size) < 1.0:
         raise ValueError(f"test_size must be in (0, 1), got {test_size}")
     data = load_dataset("digits")
-    X = (data.X / 16.0).astype(np.float32).reshape(-1, 8, 8, 1)
+    X = (data.X / 16.0).astype(np.float32).reshape((-1, 64) if flat else (-1, 8, 8, 1))
     y = data.y.astype(np.int32)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
     return X_tr, y_tr, X_te, y_te

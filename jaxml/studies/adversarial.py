@@ -83,12 +83,6 @@ class DigitsModels(NamedTuple):
     seconds: tuple[float, float]
 
 
-def _flat_digits():
-    X_tr, y_tr, X_te, y_te = load_digits_images(test_size=0.2, seed=0)
-    return (jnp.asarray(X_tr.reshape(len(X_tr), -1)), jnp.asarray(y_tr),
-            jnp.asarray(X_te.reshape(len(X_te), -1)), jnp.asarray(y_te))
-
-
 def _recipe(quick: bool) -> dict:
     return dict(width=64, num_steps=300, attack_steps=5) if quick else dict(width=128, num_steps=1500, attack_steps=7)
 
@@ -126,7 +120,7 @@ def _train_key(seed: int):
 def digits_models(quick: bool, seed: int = 0) -> DigitsModels:
     """Train (once per ``(quick, seed)``) the standard and the adversarially trained digits MLP."""
     recipe = _recipe(quick)
-    data = _flat_digits()
+    data = tuple(jnp.asarray(a) for a in load_digits_images(flat=True))
     X_tr, y_tr = data[0], data[1]
     init = mlp_init(jax.random.fold_in(jax.random.key(seed), 1), (64, recipe["width"], 10))
     standard, robust, seconds = _train_pair(X_tr, y_tr, init=init, key=_train_key(seed),

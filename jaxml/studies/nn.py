@@ -223,11 +223,6 @@ def nn_initialization(ctx: StudyContext) -> StudyResult:
 # normalization and regularization on digits
 
 
-def _digits_flat(test_size=0.3, seed=0):
-    X_tr, y_tr, X_te, y_te = load_digits_images(test_size=test_size, seed=seed)
-    return (X_tr.reshape(len(X_tr), -1), y_tr, X_te.reshape(len(X_te), -1), y_te)
-
-
 @study("nn_batch_norm", CHAPTER, "Batch and layer normalization: a deep tanh MLP on digits")
 def nn_batch_norm(ctx: StudyContext) -> StudyResult:
     """A 20-hidden-layer tanh MLP (width 64) on the digits, trained by SGD with momentum from the
@@ -235,7 +230,7 @@ def nn_batch_norm(ctx: StudyContext) -> StudyResult:
     running averages at test time, carried as ``fit``'s model state) and with layer norm."""
     import matplotlib.pyplot as plt
 
-    X_tr, y_tr, X_te, y_te = _digits_flat()
+    X_tr, y_tr, X_te, y_te = load_digits_images(test_size=0.3, flat=True)
     steps = 300 if ctx.quick else 1500
     sizes = [64] + [64] * 20 + [10]
     curves, test_acc = {}, {}
@@ -286,7 +281,7 @@ def nn_regularization(ctx: StudyContext) -> StudyResult:
     under Adam and coincide under SGD."""
     import matplotlib.pyplot as plt
 
-    X_tr, y_tr, X_te, y_te = _digits_flat(test_size=0.3)
+    X_tr, y_tr, X_te, y_te = load_digits_images(test_size=0.3, flat=True)
     n_train = 200
     X_small, y_small = jnp.asarray(X_tr[:n_train]), jnp.asarray(y_tr[:n_train])
     steps = 400 if ctx.quick else 2000

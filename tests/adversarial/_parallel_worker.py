@@ -29,8 +29,8 @@ def predict(params, x):
 
 def main():
     out = sys.argv[2]
-    X_tr, y_tr, _, _ = load_digits_images()
-    X, y = jnp.asarray(X_tr.reshape(len(X_tr), -1)[:512]), jnp.asarray(y_tr[:512])
+    X_tr, y_tr, _, _ = load_digits_images(flat=True)
+    X, y = jnp.asarray(X_tr[:512]), jnp.asarray(y_tr[:512])
     init = mlp_init(jax.random.key(0), (64, 32, 10))
 
     def run(data_parallel):

@@ -21,8 +21,7 @@ def predict(params, x):
 @pytest.fixture(scope="module")
 def digits_mlp():
     """A 64-64-10 MLP trained on flattened digits, and 8 test images it classifies correctly."""
-    X_tr, y_tr, X_te, y_te = load_digits_images()
-    X_tr, X_te = X_tr.reshape(len(X_tr), -1), X_te.reshape(len(X_te), -1)
+    X_tr, y_tr, X_te, y_te = load_digits_images(flat=True)
     params = mlp_init(jax.random.key(0), (64, 64, 10))
     params = fit(make_standard_loss(predict), optax.adam(1e-2), params, (jnp.asarray(X_tr), jnp.asarray(y_tr)),
                  key=jax.random.key(1), num_steps=300, batch_size=64, has_aux=True).state.params

@@ -36,9 +36,7 @@ def predict(params, x):
 
 @pytest.fixture(scope="module")
 def digits():
-    X_tr, y_tr, X_te, y_te = load_digits_images()
-    return (jnp.asarray(X_tr.reshape(len(X_tr), -1)), jnp.asarray(y_tr),
-            jnp.asarray(X_te.reshape(len(X_te), -1)), jnp.asarray(y_te))
+    return tuple(jnp.asarray(a) for a in load_digits_images(flat=True))
 
 
 @pytest.fixture(scope="module")

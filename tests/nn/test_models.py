@@ -314,3 +314,28 @@ def test_train_digits_reports_accuracy_confusion_and_mistakes():
     assert run.test_accuracy > 0.5  # 40 steps: far from the goal, far above chance (0.1)
     with pytest.raises(ValueError, match="kind"):
         train_digits("rnn")
+
+
+def test_flat_digits_are_the_images_row_major():
+    images = load_digits_images(test_size=0.25, seed=3)
+    flat = load_digits_images(test_size=0.25, seed=3, flat=True)
+    assert flat[0].shape == (images[0].shape[0], 64) and flat[2].shape == (images[2].shape[0], 64)
+    np.testing.assert_array_equal(flat[0], images[0].reshape(-1, 64))
+    np.testing.assert_array_equal(flat[3], images[3])
+
+
+def test_a_second_train_classifier_call_reuses_the_compiled_step():
+    """make_classifier_loss returns one function per argument set (jaxml.core.train.cached_loss),
+    and fit keys its compiled program on the loss: the second identical run traces nothing."""
+    from jaxml.core.train import _RUNNERS
+
+    model = MLP((8, 3))
+    X = jax.random.uniform(jax.random.key(1), (32, 5))
+    y = jax.random.randint(jax.random.key(2), (32,), 0, 3)
+    assert make_classifier_loss(model) is make_classifier_loss(model)
+    assert make_classifier_loss(model) is not make_classifier_loss(model, weight_decay=0.1)
+    first = train_classifier(model, X, y, key=jax.random.key(3), num_steps=4, batch_size=8, progress=False)
+    compiled = len(_RUNNERS)
+    second = train_classifier(model, X, y, key=jax.random.key(3), num_steps=4, batch_size=8, progress=False)
+    assert len(_RUNNERS) == compiled
+    np.testing.assert_array_equal(first.history["loss"], second.history["loss"])
