@@ -32,6 +32,7 @@ CASES = [
     (6, 9, 2, 4, (2, 3), ((1, 0), (2, 1))),
     (5, 5, 5, 5, 3, 2),
     (6, 6, 1, 1, 2, "valid"),
+    (6, 6, 3, 3, 1, 3),  # padding beyond F - 1: the flipped-kernel input gradient crops
 ]
 
 
@@ -94,8 +95,9 @@ def test_forward_equals_lax_conv_float64(case, x64):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_hand_backward_equals_jax_grad_of_lax_conv_float64(case, x64):
-    x, w, b = _draw(case, jnp.float64)
+@pytest.mark.parametrize("c_in", [1, 3])
+def test_hand_backward_equals_jax_grad_of_lax_conv_float64(case, c_in, x64):
+    x, w, b = _draw(case, jnp.float64, c_in=c_in)
     strides, pads = _lax_pads(case[5], *case[:4], case[4])
     y, vjp = jax.vjp(lambda x, w, b: _reference(x, w, strides, pads) + b[None, None, None], x, w, b)
     d_out = jax.random.normal(jax.random.key(5), y.shape, jnp.float64)
