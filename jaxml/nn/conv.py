@@ -240,13 +240,13 @@ def _conv_backward_taps(x, w, d_out, strides, pads):
     x_pad = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
     f_h, f_w = w.shape[:2]
     out_hw = d_out.shape[1:3]
-    dw = jnp.stack([
-        jnp.stack([
-            jnp.einsum("bpqc,bpqk->ck", _tap_slice(x_pad, i, j, out_hw, strides), d_out)
-            for j in range(f_w)
-        ])
-        for i in range(f_h)
-    ])
+    taps = [_tap_slice(x_pad, i, j, out_hw, strides) for i in range(f_h) for j in range(f_w)]
+    if x.shape[3] == 1:
+        # one product over the taps side by side: nine products of one column each read d_out nine
+        # times (the CNN step ~2% faster on XLA:CPU; with 3 channels it gained nothing)
+        dw = jnp.einsum("bpqt,bpqk->tk", jnp.concatenate(taps, axis=3), d_out).reshape(w.shape)
+    else:
+        dw = jnp.stack([jnp.einsum("bpqc,bpqk->ck", tap, d_out) for tap in taps]).reshape(w.shape)
     db = jnp.sum(d_out, axis=(0, 1, 2))
     dx = _input_gradient_flipped(x.shape, w, d_out, strides, pads)
     return dx, dw, db
