@@ -206,7 +206,7 @@ def conv2d_backward(x, w, d_out, *, stride=1, padding="valid"):
     side, ∂L/∂x_pad[b, u, v, c] = Σ_{i, j, k} d̂[b, u + i, v + j, k] · w̃[i, j, k, c] (substitute
     i → F_h−1−i). Only x's own positions are computed. On XLA:CPU this one convolution is
     2.2–2.7× faster than F_h·F_w products scatter-added into x_pad (3×3, 32 → 64 channels, 4×4
-    to 28×28 images, inside a loop); PGD-20 on the digits CNN went 0.18 → 0.13 s.
+    to 28×28 images, inside a loop); PGD-20 on the digits CNN went 0.18 → 0.13–0.17 s.
 
     Args and shapes as in ``conv2d``; d_out has the output's shape. Returns (dx, dw, db).
     """
