@@ -219,7 +219,7 @@ def conv2d_backward(x, w, d_out, *, stride=1, padding="valid"):
     expected = (x.shape[0], *out_hw, w.shape[3])
     if tuple(np.shape(d_out)) != expected:
         raise ValueError(f"d_out must have the output's shape {expected}, got {np.shape(d_out)}")
-    dx, dw, db = _conv_backward_taps(x, w, d_out, strides, pads)
+    dx, dw, db = _conv_backward(x, w, d_out, strides, pads)
     return (dx[0] if single else dx), dw, db
 
 
@@ -234,7 +234,7 @@ def _tap_slice(x_pad, i, j, out_hw, strides):
     )
 
 
-def _conv_backward_taps(x, w, d_out, strides, pads):
+def _conv_backward(x, w, d_out, strides, pads):
     """(dx, dw, db) by the formulas of ``conv2d_backward``."""
     (top, bottom), (left, right) = pads
     x_pad = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
