@@ -241,12 +241,17 @@ def _conv_backward(x, w, d_out, strides, pads):
     f_h, f_w = w.shape[:2]
     out_hw = d_out.shape[1:3]
     taps = [_tap_slice(x_pad, i, j, out_hw, strides) for i in range(f_h) for j in range(f_w)]
+    # Each product contracts the B·H_out·W_out positions. Written as (K, n) @ (n, C), d_outᵀ is
+    # transposed once and every tap is read as it lies; as (C, n) @ (n, K), XLA:CPU transposes all
+    # F_h·F_w taps (the CNN step ~5% slower).
+    n = d_out.shape[0] * out_hw[0] * out_hw[1]
     if x.shape[3] == 1:
-        # one product over the taps side by side: nine products of one column each read d_out nine
-        # times (the CNN step ~2% faster on XLA:CPU; with 3 channels it gained nothing)
-        dw = jnp.einsum("bpqt,bpqk->tk", jnp.concatenate(taps, axis=3), d_out).reshape(w.shape)
+        # one product over the taps stacked as rows, (F_h·F_w, n) @ (n, K): nine one-channel
+        # products would read d_out nine times
+        dw = (jnp.stack([tap.reshape(n) for tap in taps]) @ d_out.reshape(n, -1)).reshape(w.shape)
     else:
-        dw = jnp.stack([jnp.einsum("bpqc,bpqk->ck", tap, d_out) for tap in taps]).reshape(w.shape)
+        dw_t = jnp.stack([jnp.einsum("bpqk,bpqc->kc", d_out, tap) for tap in taps])
+        dw = jnp.transpose(dw_t, (0, 2, 1)).reshape(w.shape)
     db = jnp.sum(d_out, axis=(0, 1, 2))
     dx = _input_gradient_flipped(x.shape, w, d_out, strides, pads)
     return dx, dw, db

@@ -116,8 +116,12 @@ def test_auto_slices_only_a_cnn_without_batch_statistics_on_cpu():
     from jaxml.nn.models import classifier_slices
 
     cnn, mlp = CNN(channels=(4,), dense=8), MLP((8, 3))
-    assert classifier_slices(cnn, 128, {}, backend="cpu") == 4
-    assert classifier_slices(cnn, 64, {}, backend="cpu") == 2 and classifier_slices(cnn, 16, {}, backend="cpu") == 1
+    # one slice per core, at most 4, each of at least 32 examples
+    assert classifier_slices(cnn, 128, {}, backend="cpu", cores=2) == 2
+    assert classifier_slices(cnn, 128, {}, backend="cpu", cores=8) == 4
+    assert classifier_slices(cnn, 64, {}, backend="cpu", cores=8) == 2
+    assert classifier_slices(cnn, 16, {}, backend="cpu", cores=8) == 1
+    assert classifier_slices(cnn, 128, {}, backend="cpu", cores=1) == 1
     assert classifier_slices(cnn, 128, {}, backend="gpu") == 1
     assert classifier_slices(mlp, 128, {}, backend="cpu") == 1
     assert classifier_slices(cnn, 128, {"batch_stats": {"mean": jnp.zeros(3)}}, backend="cpu") == 1
