@@ -371,11 +371,11 @@ _GRADCHECK_CASES = {
 }
 
 
-def _gradcheck_args(stride, padding):
+def _gradcheck_args(stride, padding, c_in=2):
     def make_args(key, dtype):
         kx, kw, kb, kr = jax.random.split(key, 4)
-        x = jax.random.normal(kx, (2, 6, 5, 2), dtype)
-        w = jax.random.normal(kw, (3, 3, 2, 4), dtype)
+        x = jax.random.normal(kx, (2, 6, 5, c_in), dtype)
+        w = jax.random.normal(kw, (3, 3, c_in, 4), dtype)
         b = jax.random.normal(kb, (4,), dtype)
         strides = _pair(stride, "stride")
         pads = normalize_padding(padding, x.shape[1:3], w.shape[:2], strides)
@@ -400,6 +400,11 @@ for _name, (_stride, _padding) in _GRADCHECK_CASES.items():
                       make_args=_make_args, argnum=1)
 # The bias gradient Σ d_out does not depend on stride or padding: one check.
 register_gradient("nn.conv2d_db", loss=_loss, grad=lambda *a, g=_grads: g(*a)[2], make_args=_make_args, argnum=2)
+# A one-channel input has its own input-gradient formula (a product over the output channels and
+# the taps' shifted adds).
+_make_args, _loss, _grads = _gradcheck_args(2, 1, c_in=1)
+register_gradient("nn.conv2d_dx_one_channel_s2_pad1", loss=_loss, grad=lambda *a, g=_grads: g(*a)[0],
+                  make_args=_make_args, argnum=0)
 
 
 __all__ = [
