@@ -33,7 +33,7 @@ import numpy as np
 
 from jaxml.core.checks import check_array, check_choice, check_int, check_scalar, is_concrete
 from jaxml.core.gradcheck import register_gradient
-from jaxml.core.parallel import cpu_cores, slice_bounds
+from jaxml.core.parallel import cpu_slice_count, slice_bounds
 from jaxml.core.types import Array, PRNGKey
 
 NORMS = ("linf", "l2")
@@ -248,8 +248,7 @@ _MAX_CHUNKS = 8
 
 def _chunk_bounds(n: int) -> list[tuple[int, int]]:
     """[(start, stop)] of the chunks the batch of ``n`` examples is split into (one on accelerators)."""
-    chunks = 1 if jax.default_backend() != "cpu" else max(1, min(cpu_cores(), _MAX_CHUNKS, n // _MIN_CHUNK))
-    return slice_bounds(n, chunks)
+    return slice_bounds(n, cpu_slice_count(n, max_slices=_MAX_CHUNKS, min_size=_MIN_CHUNK))
 
 
 @functools.partial(jax.jit, static_argnames=("predict", "loss", "norm", "steps", "random_start", "targeted",

@@ -40,6 +40,18 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
+def cpu_slice_count(n: int, *, max_slices: int, min_size: int, backend: str | None = None,
+                    cores: int | None = None) -> int:
+    """How many independent slices a batch of n examples runs as: on CPU one per core, at most
+    ``max_slices``, each of at least ``min_size`` examples, i.e. max(1, min(cores, max_slices,
+    ⌊n / min_size⌋)); 1 on accelerators (``backend`` defaults to ``jax.default_backend()``, ``cores``
+    to ``cpu_cores()``)."""
+    if (backend or jax.default_backend()) != "cpu":
+        return 1
+    cores = cpu_cores() if cores is None else cores
+    return max(1, min(cores, max_slices, n // min_size))
+
+
 def slice_bounds(n: int, num_slices: int) -> list[tuple[int, int]]:
     """[(start, stop)] of ``num_slices`` contiguous slices of n examples, sizes differing by at most 1.
 
@@ -146,6 +158,7 @@ __all__ = [
     "AXIS",
     "check_divisible",
     "cpu_cores",
+    "cpu_slice_count",
     "data_mesh",
     "fit_data_parallel",
     "replicate",

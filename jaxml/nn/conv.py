@@ -252,14 +252,12 @@ def _conv_backward(x, w, d_out, strides, pads):
         # one product over the taps stacked as rows, (F_h·F_w, n) @ (n, K): nine one-channel
         # products would read d_out nine times
         dw = (jnp.stack([tap.reshape(n) for tap in taps]) @ d_out.reshape(n, -1)).reshape(w.shape)
+        dx = _input_gradient_one_channel(x.shape, w, d_out, strides, pads)
     else:
         dw_t = jnp.stack([jnp.einsum("bpqk,bpqc->kc", d_out, tap) for tap in taps])
         dw = jnp.transpose(dw_t, (0, 2, 1)).reshape(w.shape)
-    db = jnp.sum(d_out, axis=(0, 1, 2))
-    if x.shape[3] == 1:
-        dx = _input_gradient_one_channel(x.shape, w, d_out, strides, pads)
-    else:
         dx = _input_gradient_flipped(x.shape, w, d_out, strides, pads)
+    db = jnp.sum(d_out, axis=(0, 1, 2))
     return dx, dw, db
 
 

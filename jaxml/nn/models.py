@@ -27,7 +27,7 @@ import numpy as np
 import optax
 
 from jaxml.core.checks import check_array, check_choice, check_int, check_same_length, check_scalar
-from jaxml.core.parallel import cpu_cores, slice_bounds
+from jaxml.core.parallel import cpu_slice_count, slice_bounds
 from jaxml.core.train import cached_loss, example_keys, fit
 from jaxml.core.types import Array, PRNGKey
 from jaxml.nn.conv import conv2d, conv2d_backward, max_pool2d
@@ -356,11 +356,9 @@ def classifier_slices(model: nn.Module, batch_size: int, model_state=None, backe
     """How many slices ``make_classifier_loss(slices="auto")`` splits a minibatch of ``batch_size``
     into: on CPU, for a ``CNN`` without batch statistics, min(cores, 4, ⌊B/32⌋) (``cores``: this
     process's CPU cores by default); 1 otherwise."""
-    on_cpu = (backend or jax.default_backend()) == "cpu"
-    if not on_cpu or not isinstance(model, CNN) or jax.tree.leaves(model_state or {}):
+    if not isinstance(model, CNN) or jax.tree.leaves(model_state or {}):
         return 1
-    cores = cpu_cores() if cores is None else cores
-    return max(1, min(cores, _MAX_SLICES, batch_size // _MIN_SLICE))
+    return cpu_slice_count(batch_size, max_slices=_MAX_SLICES, min_size=_MIN_SLICE, backend=backend, cores=cores)
 
 
 def make_classifier_loss(model: nn.Module, augment: Callable | None = None, weight_decay: float = 0.0,

@@ -138,3 +138,13 @@ def test_a_train_step_mapped_by_hand_with_pmap_averages_over_its_axis():
     ref, ref_metrics = make_train_step(loss, tx)(state, (X, y))
     np.testing.assert_allclose(unreplicate(new).params, ref.params, rtol=1e-6)
     np.testing.assert_allclose(unreplicate(metrics)["loss"], ref_metrics["loss"], rtol=1e-6)
+
+
+def test_cpu_slice_count_is_one_per_core_capped_and_of_a_minimum_size():
+    from jaxml.core.parallel import cpu_slice_count
+
+    assert cpu_slice_count(128, max_slices=4, min_size=32, backend="cpu", cores=2) == 2
+    assert cpu_slice_count(128, max_slices=4, min_size=32, backend="cpu", cores=8) == 4
+    assert cpu_slice_count(100, max_slices=8, min_size=32, backend="cpu", cores=8) == 3
+    assert cpu_slice_count(16, max_slices=4, min_size=32, backend="cpu", cores=8) == 1
+    assert cpu_slice_count(1000, max_slices=8, min_size=64, backend="gpu", cores=8) == 1
