@@ -85,9 +85,11 @@ def digits_cnn():
     """(model, params): the digits CNN after ``CNN_TRAIN_STEPS`` Adam(3·10⁻³) steps, B = 64."""
     (X_tr, y_tr, _, _), _ = digits_data()
     model = CNN(channels=(32, 64), dense=128, num_classes=10, in_channels=1)
-    run = train_classifier(model, X_tr, y_tr, key=jax.random.key(0), num_steps=CNN_TRAIN_STEPS, batch_size=64,
-                           optimizer=optax.adam(3e-3), progress=False)
-    return model, jax.block_until_ready(run.params)
+    # float32 whoever calls first: the cached network must not depend on the caller's x64 mode
+    with jax.enable_x64(False):
+        run = train_classifier(model, X_tr, y_tr, key=jax.random.key(0), num_steps=CNN_TRAIN_STEPS, batch_size=64,
+                               optimizer=optax.adam(3e-3), progress=False)
+        return model, jax.block_until_ready(run.params)
 
 
 @functools.lru_cache(maxsize=1)
@@ -97,9 +99,10 @@ def digits_mlp():
     call)."""
     (X_tr, y_tr, _, _), _ = digits_data()
     model = MLP((32, 10))
-    run = train_classifier(model, X_tr, y_tr, key=jax.random.key(0), num_steps=MLP_TRAIN_STEPS, batch_size=64,
-                           optimizer=optax.adam(3e-3), progress=False)
-    params = jax.block_until_ready(run.params)
+    with jax.enable_x64(False):  # as in digits_cnn
+        run = train_classifier(model, X_tr, y_tr, key=jax.random.key(0), num_steps=MLP_TRAIN_STEPS, batch_size=64,
+                               optimizer=optax.adam(3e-3), progress=False)
+        params = jax.block_until_ready(run.params)
 
     def score_fn(x):
         return model.apply({"params": params}, x[None])[0]
