@@ -38,7 +38,8 @@ def _bench(args) -> int:
         for name, e in sorted(load_entries().items()):
             print(f"{name}  ({e.family})")
         return 0
-    _, md = run_benchmarks(args.only or None, size=args.size, out_dir=args.out, isolate=args.isolate)
+    _, md = run_benchmarks(args.only or None, size=args.size, out_dir=args.out, isolate=args.isolate,
+                            malloc=not args.default_malloc)
     print()
     print(md)
     print(f"written to {args.out}/results.md and results.json")
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default="runs/bench")
     bench.add_argument("--list", action="store_true", help="list the entries and exit")
     bench.add_argument("--isolate", action="store_true", help="run every entry in a fresh process")
+    bench.add_argument("--default-malloc", action="store_true",
+                       help="leave glibc malloc's mmap/trim thresholds at their defaults (see tune_malloc)")
     bench.set_defaults(func=_bench)
     return parser
 

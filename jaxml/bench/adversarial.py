@@ -9,8 +9,9 @@ order) in two variants: torch's own ``MaxPool2d``, and ``amax`` over 2×2 blocks
 gradient of a tied window evenly as ``jnp.max`` does (``MaxPool2d`` sends it to one input; on the
 digits' zero background the pooled units are relu(bias), tied in every window, so only the amax
 twin follows jaxml's input gradient there). PyTorch is timed for both variants at 1 and 2
-intra-op threads and its best is the reference time (variant and threads in the notes); the
-reference quality is the amax twin's, with the MaxPool2d one's in the notes.
+intra-op threads, every call alternating with jaxml's in rounds (``time_interleaved``), and its
+best is the reference time (variant and threads in the notes); the reference quality is the amax
+twin's, with the MaxPool2d one's in the notes.
 
 Rows (size 1.0):
 - ``adv_pgd20``: untargeted PGD-20, L∞, ε = 0.1, step α = 2.5 ε / 20, no random start, on the
@@ -58,8 +59,8 @@ import optax
 from jaxml.adversarial.attacks import _random_ball, pgd, project, softmax_cross_entropy
 from jaxml.adversarial.blackbox import score_based_attack
 from jaxml.adversarial.training import _PGD_STREAM, adversarial_train, as_predict
-from jaxml.bench.harness import BenchResult, register, time_jax, time_reference
-from jaxml.bench.nn import ADAM, LEARNING_RATE, _best_torch_time, _indices, _load_avg, _torch, torch_cnn
+from jaxml.bench.harness import BenchResult, register, time_against_torch, time_jax, time_reference
+from jaxml.bench.nn import ADAM, LEARNING_RATE, _indices, _load_avg, _torch, torch_cnn
 from jaxml.core.train import step_key
 from jaxml.nn.models import CNN, MLP, load_digits_images, train_classifier
 
@@ -164,15 +165,10 @@ def _frozen_twin(torch, params, pool="amax"):
 POOLS = ("amax", "maxpool")
 
 
-def _best_over_pools(torch, run):
-    """(seconds, threads, pool, {pool: result}) of ``run(pool)`` at its fastest pool layer and thread count."""
-    best, results = None, {}
-    for pool in POOLS:
-        seconds, threads, out = _best_torch_time(torch, run, pool)
-        results[pool] = out
-        if best is None or seconds < best[0]:
-            best = (seconds, threads, pool)
-    return (*best, results)
+def _against_torch_pools(torch, run_jaxml, run_torch):
+    """``run_jaxml()`` timed in alternation with ``run_torch(pool)`` for each pool layer and thread
+    count (``time_against_torch``); the fastest wins."""
+    return time_against_torch(torch, run_jaxml, {pool: functools.partial(run_torch, pool) for pool in POOLS})
 
 
 def _torch_predicted(torch, net, Xt):
@@ -195,11 +191,12 @@ def adv_pgd20(size: float) -> BenchResult:
         return np.asarray(pgd(predict, params, X, y, PGD_EPS, key=jax.random.key(0), steps=PGD_STEPS,
                               step_size=step_size, random_start=False))
 
-    compile_s, jaxml_s, x_adv_j = time_jax(run_jaxml)
     nets = {pool: _frozen_twin(torch, params, pool) for pool in POOLS}
     Xt, yt = _to_nchw(torch, X), torch.from_numpy(y.astype(np.int64))
-    torch_s, threads, pool, outs = _best_over_pools(
-        torch, lambda pool: torch_pgd(torch, nets[pool], Xt, yt, eps=PGD_EPS, steps=PGD_STEPS, step_size=step_size))
+    timed = _against_torch_pools(
+        torch, run_jaxml,
+        lambda pool: torch_pgd(torch, nets[pool], Xt, yt, eps=PGD_EPS, steps=PGD_STEPS, step_size=step_size))
+    jaxml_s, torch_s, x_adv_j, outs = timed.jaxml_s, timed.torch_s, timed.jaxml_out, timed.torch_outs
     x_adv_t = outs["amax"]
     success_j = float(np.mean(_predicted(predict, params, x_adv_j) != y))
     success_t = float(np.mean(_torch_predicted(torch, nets["amax"], x_adv_t) != y))
@@ -209,11 +206,12 @@ def adv_pgd20(size: float) -> BenchResult:
     return BenchResult(
         task=f"PGD-{PGD_STEPS} Linf eps={PGD_EPS} (no random start), digits CNN 8x8x1 c(32,64)-128-10, N={n}",
         reference=f"torch {torch.__version__} CPU PGD on the batch (autograd.grad)",
-        jaxml_s=jaxml_s, reference_s=torch_s, compile_s=compile_s,
+        jaxml_s=jaxml_s, reference_s=torch_s, compile_s=timed.compile_s,
         quality_name="success rate (misclassified after the attack)",
         jaxml_quality=success_j, reference_quality=success_t, goal=1.5,
         notes=(f"{n / jaxml_s:.0f} examples/s (jaxml) vs {n / torch_s:.0f} (torch); PyTorch best with "
-               f"pool={pool!r} at torch.set_num_threads({threads}); same weights, clean accuracy {clean:.3f}; "
+               f"pool={timed.label!r} at torch.set_num_threads({timed.threads}); {timed.speedup_range()}; "
+               f"same weights, clean accuracy {clean:.3f}; "
                f"reference quality from the amax-pool twin: {int(same.sum())}/{n} of its adversarial points equal "
                f"jaxml's to 1e-6 (the others differ where a float32-level gradient coordinate flipped sign); "
                f"success rate with torch's MaxPool2d (another subgradient at tied maxima) {success_maxpool:.3f}; "
@@ -351,16 +349,18 @@ def adv_train_epoch(size: float) -> BenchResult:
                                    tx=ADAM, progress=False)
         return result.state.params, result.history["loss"]
 
-    compile_s, jaxml_s, (params_j, losses_j) = time_jax(run_jaxml)
     idx = _indices(run_key, steps, n_train, TRAIN_BATCH)
     starts = _pgd_starts(run_key, jnp.asarray(X), idx, TRAIN_EPS)
     Xt, yt = _to_nchw(torch, X), torch.from_numpy(y.astype(np.int64))
     starts_t = torch.from_numpy(np.array(np.transpose(starts, (0, 1, 4, 2, 3))))
     idx_t = torch.from_numpy(idx.astype(np.int64))
-    torch_s, threads, pool, outs = _best_over_pools(
-        torch, lambda pool: torch_adversarial_epoch(torch, lambda: torch_cnn_twin(torch, params, pool=pool), Xt, yt,
-                                                    idx_t, starts_t, eps=TRAIN_EPS, attack_steps=TRAIN_ATTACK_STEPS,
-                                                    step_size=step_size))
+    timed = _against_torch_pools(
+        torch, run_jaxml,
+        lambda pool: torch_adversarial_epoch(torch, lambda: torch_cnn_twin(torch, params, pool=pool), Xt, yt,
+                                             idx_t, starts_t, eps=TRAIN_EPS, attack_steps=TRAIN_ATTACK_STEPS,
+                                             step_size=step_size))
+    params_j, losses_j = timed.jaxml_out
+    outs = timed.torch_outs
     losses_t, net = outs["amax"]
     # after the epoch: clean and PGD-20 (no random start) test accuracy, each side attacking its own model
     eval_step = 2.5 * TRAIN_EPS / EVAL_PGD_STEPS
@@ -378,12 +378,13 @@ def adv_train_epoch(size: float) -> BenchResult:
         task=(f"adversarial training epoch ({steps} steps, B={TRAIN_BATCH}, PGD-{TRAIN_ATTACK_STEPS} Linf "
               f"eps={TRAIN_EPS}, Adam {LEARNING_RATE:g}), digits CNN, N={n_train}"),
         reference=f"torch {torch.__version__} CPU loop: PGD (autograd.grad) + torch.optim.Adam",
-        jaxml_s=jaxml_s, reference_s=torch_s, compile_s=compile_s,
+        jaxml_s=timed.jaxml_s, reference_s=timed.torch_s, compile_s=timed.compile_s,
         quality_name="mean adversarial training loss over the epoch",
         jaxml_quality=float(np.mean(losses_j)), reference_quality=float(np.mean(losses_t)), goal=None,
         notes=(f"seconds per epoch; adversarial_train (minibatches "
                f"with replacement, fit's default sampler; torch replays the same indices and PGD random starts); "
-               f"PyTorch best with pool={pool!r} at torch.set_num_threads({threads}); quality of the amax-pool "
+               f"PyTorch best with pool={timed.label!r} at torch.set_num_threads({timed.threads}); "
+               f"{timed.speedup_range()}; quality of the amax-pool "
                f"twin; mean loss with MaxPool2d {float(np.mean(outs['maxpool'][0])):.6f}; "
                f"first-step loss {losses_j[0]:.6f} (jaxml) vs {losses_t[0]:.6f} "
                f"(torch); after the epoch, test accuracy clean {clean_j:.3f} vs {clean_t:.3f}, under PGD-"

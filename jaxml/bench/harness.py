@@ -3,18 +3,24 @@
 An entry is a function ``entry(size: float) -> BenchResult`` registered with ``@register``. It
 runs jaxml and the reference library on the same data in the same process, times both with
 ``time_jax`` / ``time_reference`` (median of several runs, JAX compile time apart, results
-blocked with ``block_until_ready``), and reports the quality of both answers so that speed is
-never bought with a worse answer. ``size`` scales the problem (1.0 = the documented size).
+blocked with ``block_until_ready``), or, against PyTorch, with ``time_against_torch`` (both
+sides' calls alternating in rounds, ``time_interleaved``), and reports the quality of both
+answers so that speed is never bought with a worse answer. ``size`` scales the problem (1.0 =
+the documented size). ``run_benchmarks`` first raises glibc malloc's mmap and trim thresholds
+for the whole process (``tune_malloc``), so that no row's loop pays page faults for memory it
+freed a moment before.
 """
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
 import platform
 import statistics
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import jax
@@ -132,6 +138,137 @@ def time_reference(fn: Callable, *args, repeats: int = 3,
     return _median_seconds(fn, args, repeats, min_seconds)
 
 
+# Rounds of ``time_interleaved``: each side's median then draws on five stretches of the run.
+INTERLEAVED_ROUNDS = 5
+
+
+def time_interleaved(jax_fn: Callable[[], object], references: Mapping[str, Callable[[], object]], *,
+                     rounds: int | None = None, min_seconds: float | None = None) -> dict:
+    """Time a jitted call and its references in alternation, so that every median sees the same machine.
+
+    Each function is called once untimed (jaxml's first call compiles; a reference's warms its
+    allocator and thread pool). Then each of ``rounds`` rounds (default ``INTERLEAVED_ROUNDS``)
+    calls, in turn, each function repeatedly until its calls in the round fill
+    ``min_seconds / rounds`` (``min_seconds`` defaults to ``MIN_TIMED_SECONDS``; at least one
+    call, at most ``MAX_REPEATS // rounds``); the remaining rounds are skipped once every
+    function's timed total has reached ``MAX_TIMED_SECONDS``. A shared machine whose speed shifts
+    over seconds (as this 2-core one does, ``docs/performance.md``) then shifts both sides'
+    medians alike, where timing one side after the other can compare two different machines.
+
+    Returns ``{"compile_s": first jaxml call − its median, "seconds": {name: median}, "outputs":
+    {name: last result}, "round_seconds": {name: [median of each round]}}``; jaxml is ``"jaxml"``.
+    """
+    rounds = INTERLEAVED_ROUNDS if rounds is None else rounds
+    min_seconds = MIN_TIMED_SECONDS if min_seconds is None else min_seconds
+    calls = {"jaxml": jax_fn, **references}
+    first, outputs = {}, {}
+    for name, fn in calls.items():
+        t0 = time.perf_counter()
+        outputs[name] = _block(fn())
+        first[name] = time.perf_counter() - t0
+    times = {name: [] for name in calls}
+    round_seconds = {name: [] for name in calls}
+    per_round_cap = max(1, MAX_REPEATS // rounds)
+    for _ in range(rounds):
+        if all(times[n] and sum(times[n]) >= MAX_TIMED_SECONDS for n in calls):
+            break
+        for name, fn in calls.items():
+            this_round = []
+            while not this_round or (sum(this_round) < min_seconds / rounds and len(this_round) < per_round_cap):
+                t0 = time.perf_counter()
+                outputs[name] = _block(fn())
+                this_round.append(time.perf_counter() - t0)
+            times[name] += this_round
+            round_seconds[name].append(statistics.median(this_round))
+    seconds = {name: statistics.median(t) for name, t in times.items()}
+    return {"compile_s": max(first["jaxml"] - seconds["jaxml"], 0.0), "seconds": seconds, "outputs": outputs,
+            "round_seconds": round_seconds}
+
+
+@dataclasses.dataclass
+class AgainstTorch:
+    """A jaxml call timed in alternation with PyTorch at each of its thread settings."""
+
+    compile_s: float
+    jaxml_s: float
+    jaxml_out: object
+    torch_s: float  # the fastest (label, threads) setting's median
+    label: str  # its label (one reference per label, e.g. a pooling layer)
+    threads: int
+    torch_outs: dict  # label -> the result at that label's fastest thread count
+    round_speedups: list  # per round: fastest torch setting's round median / jaxml's
+
+    def speedup_range(self) -> str:
+        lo, hi = min(self.round_speedups), max(self.round_speedups)
+        return f"speed-up per round {lo:.2f}–{hi:.2f}× over {len(self.round_speedups)} rounds"
+
+
+def time_against_torch(torch, run_jaxml, torch_runs, thread_counts=(1, 2)) -> AgainstTorch:
+    """``run_jaxml()`` against ``torch_runs`` (a callable, or ``{label: callable}``) at each
+    intra-op thread count in ``thread_counts`` (``torch.set_num_threads`` before each call), all
+    calls interleaved by ``time_interleaved``; the fastest (label, threads) setting is the
+    reference."""
+    if callable(torch_runs):
+        torch_runs = {"": torch_runs}
+    before = torch.get_num_threads()
+
+    def at_threads(threads, fn):
+        def call():
+            torch.set_num_threads(threads)
+            return fn()
+        return call
+
+    references = {(label, t): at_threads(t, fn) for label, fn in torch_runs.items() for t in thread_counts}
+    try:
+        timed = time_interleaved(run_jaxml, {f"{label}@{t}": fn for (label, t), fn in references.items()})
+    finally:
+        torch.set_num_threads(before)
+    secs = {key: timed["seconds"][f"{key[0]}@{key[1]}"] for key in references}
+    label, best_threads = min(secs, key=secs.get)
+    fastest_per_label = {lab: min((k for k in secs if k[0] == lab), key=secs.get) for lab in torch_runs}
+    rounds = timed["round_seconds"]
+    round_speedups = [min(rounds[f"{lab}@{t}"][r] for lab, t in references) / rounds["jaxml"][r]
+                      for r in range(len(rounds["jaxml"]))]
+    return AgainstTorch(
+        compile_s=timed["compile_s"], jaxml_s=timed["seconds"]["jaxml"], jaxml_out=timed["outputs"]["jaxml"],
+        torch_s=secs[(label, best_threads)], label=label, threads=best_threads,
+        torch_outs={lab: timed["outputs"][f"{k[0]}@{k[1]}"] for lab, k in fastest_per_label.items()},
+        round_speedups=round_speedups)
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD_MAX = 32 << 20  # glibc's upper bound for M_MMAP_THRESHOLD on 64-bit
+_TRIM_THRESHOLD = 1 << 30
+_MALLOC = {"setting": "platform default"}
+
+
+def tune_malloc() -> str:
+    """Keep freed blocks of up to 32 MiB in the heap (glibc ``mallopt``) and say what was set.
+
+    glibc serves a block of 128 KiB or more by ``mmap`` and unmaps it at ``free`` (it raises that
+    threshold only as it sees larger blocks freed, and trims the heap's top past twice it), so a
+    loop that allocates and frees the same activations every step faults fresh zeroed pages in
+    each time. PyTorch's CPU allocator is plain ``malloc``: the CNN step of this benchmark took it
+    22–28 ms that way and 14–17 ms with ``M_MMAP_THRESHOLD`` = 32 MiB (glibc's maximum) and
+    ``M_TRIM_THRESHOLD`` = 1 GiB, the effect PyTorch's CPU tuning guide gets by preloading
+    jemalloc or tcmalloc. The setting is process-wide: every row, jaxml's side included, runs
+    under it. Not glibc (macOS, Windows, musl): nothing is changed.
+    """
+    if _MALLOC["setting"] != "platform default":
+        return _MALLOC["setting"]
+    if not sys.platform.startswith("linux"):
+        return _MALLOC["setting"]
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return _MALLOC["setting"]
+    if mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX) and mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD):
+        _MALLOC["setting"] = (f"glibc malloc with mmap threshold {_MMAP_THRESHOLD_MAX >> 20} MiB and "
+                              f"trim threshold {_TRIM_THRESHOLD >> 30} GiB (mallopt)")
+    return _MALLOC["setting"]
+
+
 def machine_info() -> dict:
     import sklearn
 
@@ -144,6 +281,7 @@ def machine_info() -> dict:
         "devices": [str(d) for d in jax.devices()],
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
+        "malloc": _MALLOC["setting"],
     }
 
 
@@ -155,7 +293,9 @@ def format_markdown(results: list[tuple[str, BenchResult | str]], info: dict) ->
         f"{info['jax_backend']}; numpy {info['numpy']}; scikit-learn {info['scikit-learn']}.",
         "Times are medians of repeated runs in one process (a short run is repeated until the repeats fill "
         f"{MIN_TIMED_SECONDS:g} s, at most {MAX_REPEATS}; a long one stops repeating after {MAX_TIMED_SECONDS:g} s); "
-        "jaxml's compile time is listed apart.",
+        "jaxml's compile time is listed apart. The PyTorch rows alternate the two sides' calls in rounds, so that "
+        "both medians see the same machine.",
+        f"Memory allocator (both sides, every row): {info.get('malloc', 'platform default')}.",
         "",
         "| entry | task | reference | jaxml (s) | reference (s) | speed-up | goal | compile (s) "
         "| quality | jaxml | reference |",
@@ -186,20 +326,27 @@ def _run(run: Callable[[float], BenchResult], size: float) -> BenchResult | str:
         return str(why)
 
 
-def _run_entry(name: str, size: float) -> BenchResult | str:
+def _run_entry(name: str, size: float, malloc: bool = True) -> BenchResult | str:
     """The registered entry ``name`` run by ``_run`` (in a fresh process: entries import there)."""
+    if malloc:
+        tune_malloc()
     return _run(load_entries()[name].run, size)
 
 
-def run_benchmarks(names=None, *, size: float = 1.0, out_dir="runs/bench", echo=print, isolate: bool = False):
+def run_benchmarks(names=None, *, size: float = 1.0, out_dir="runs/bench", echo=print, isolate: bool = False,
+                   malloc: bool = True):
     """Run the selected entries (all by default); write JSON and Markdown to ``out_dir``.
 
     ``isolate=True`` (``jaxml bench --isolate``) runs every entry in a fresh process. A row's
     times depend on the process it runs in, either way (2-core machine, quiet): in one process the
     MLP step and k-means rows ran up to 40% slower after the PGD/CNN row, while in fresh
     processes the short ``fit`` rows ran up to 2.3× slower (the optimizer loop 12 → 27 ms) and
-    PyTorch's CNN step 14 → 22 ms. ``docs/performance.md`` lists both runs.
+    PyTorch's CNN step 14 → 22 ms. ``docs/performance.md`` lists both runs. The second effect was
+    glibc malloc's page faults in PyTorch's loop; ``malloc=True`` (the default; ``jaxml bench
+    --default-malloc`` turns it off) applies ``tune_malloc`` first, in every process.
     """
+    if malloc:
+        tune_malloc()
     entries = load_entries()
     unknown = [n for n in (names or []) if n not in entries]
     if unknown:
@@ -214,7 +361,7 @@ def run_benchmarks(names=None, *, size: float = 1.0, out_dir="runs/bench", echo=
 
             with concurrent.futures.ProcessPoolExecutor(
                     max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                outcome = pool.submit(_run_entry, entry.name, size).result()
+                outcome = pool.submit(_run_entry, entry.name, size, malloc).result()
         else:
             outcome = _run(entry.run, size)
         try:
@@ -256,6 +403,10 @@ __all__ = [
     "load_entries",
     "register",
     "run_benchmarks",
+    "AgainstTorch",
+    "time_against_torch",
+    "time_interleaved",
     "time_jax",
     "time_reference",
+    "tune_malloc",
 ]

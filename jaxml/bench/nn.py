@@ -7,7 +7,9 @@ transpose, and the torch CNN flattens in NHWC order), see the same minibatches (
 ``fit`` draws: randint(fold_in(key, t), (B,), 0, N)) and use Adam with the same constants, so
 their losses agree to float32 rounding; the quality reported is the loss after the run on each
 side. PyTorch is timed at 1 and at 2 intra-op threads (``torch.set_num_threads``) and its best
-is reported, with the thread count, in the notes.
+is reported, with the thread count, in the notes. The calls of both sides alternate in rounds
+(``time_interleaved``), so that both medians see the same state of a machine whose speed shifts
+over seconds; the notes give the speed-up of each round as well.
 
 Rows (size 1.0):
 - ``nn_mlp_step``: MLP 784–512–512–10 (ReLU), batch 256, Adam, per train step; also the GFLOP/s
@@ -16,8 +18,8 @@ Rows (size 1.0):
 - ``nn_tiny_mlp``: 2–16–16–1 tanh regression on 1 000 points, full batch, 1 000 Adam steps (one
   ``lax.scan`` in ``fit``; the ``MLP`` runs feature-major on CPU at these widths). Goal 10×.
 - ``nn_cnn_step``: conv3x3(32)–pool–conv3x3(64)–pool–128–10 on 28×28×1, batch 128, Adam, per
-  train step (``make_classifier_loss``'s default on CPU: the minibatch as 4 slices of 32, which
-  XLA:CPU runs on both cores). Goal 1×.
+  train step (``make_classifier_loss``'s default on CPU: the minibatch in one slice per core, at
+  most 4, here 2 slices of 64). Goal 1×.
 - ``nn_resnet``: the small pre-activation ResNet's forward + backward (batch-norm in training
   mode) on 32×32×3, batch 64. Reported.
 The per-step rows time ``fit`` with ``grad_norm=False``: the torch loop computes no gradient norm,
@@ -36,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxml.bench.harness import BenchResult, BenchSkip, register, time_jax, time_reference
+from jaxml.bench.harness import BenchResult, BenchSkip, register, time_against_torch, time_jax
 from jaxml.core.train import batch_indices, fit
 from jaxml.nn.models import (
     CNN,
@@ -51,7 +53,6 @@ from jaxml.nn.models import (
 LEARNING_RATE = 1e-3
 # Built once: the optimizer object keys fit's compile cache.
 ADAM = optax.adam(LEARNING_RATE)
-TORCH_THREADS = (1, 2)
 
 MLP_SIZES, MLP_BATCH, MLP_STEPS, MLP_N = (784, 512, 512, 10), 256, 100, 4096
 TINY_SIZES, TINY_N, TINY_STEPS = (2, 16, 16, 1), 1000, 1000
@@ -73,21 +74,6 @@ def _load_avg() -> str:
         return "load average {:.1f}/{:.1f}/{:.1f}".format(*os.getloadavg())
     except OSError:
         return "load average n/a"
-
-
-def _best_torch_time(torch, fn, *args):
-    """(median seconds, threads, result) of ``fn(*args)`` at its fastest thread setting."""
-    before = torch.get_num_threads()
-    best = None
-    try:
-        for threads in TORCH_THREADS:
-            torch.set_num_threads(threads)
-            seconds, out = time_reference(fn, *args)
-            if best is None or seconds < best[0]:
-                best = (seconds, threads, out)
-    finally:
-        torch.set_num_threads(before)
-    return best
 
 
 # ---- copying flax parameters into torch modules
@@ -228,22 +214,23 @@ def _classifier_row(torch, name, model, X, y, steps, batch, make_twin, to_torch_
                      model_state=state, has_aux=True, with_key=True, progress=False, grad_norm=False)
         return result.state.params, result.history["loss"]
 
-    compile_s, jaxml_s, (params_j, losses_j) = time_jax(run_jaxml)
     idx = torch.from_numpy(_indices(run_key, steps, X.shape[0], batch).astype(np.int64))
     Xt, yt = to_torch_input(torch.from_numpy(X)), torch.from_numpy(y.astype(np.int64))
-    torch_s, threads, (losses_t, net) = _best_torch_time(
-        torch, _torch_train, torch, lambda: make_twin(torch, params), torch.nn.functional.cross_entropy, Xt, yt, idx)
+    timed = time_against_torch(torch, run_jaxml, lambda: _torch_train(
+        torch, lambda: make_twin(torch, params), torch.nn.functional.cross_entropy, Xt, yt, idx))
+    params_j, losses_j = timed.jaxml_out
+    losses_t, net = timed.torch_outs[""]
     final_j = float(cross_entropy(apply_model(model, params_j, state, Xj), yj))
     with torch.no_grad():
         final_t = float(torch.nn.functional.cross_entropy(net(Xt), yt))
-    step_j, step_t = jaxml_s / steps, torch_s / steps
+    step_j, step_t = timed.jaxml_s / steps, timed.torch_s / steps
     notes = (f"per-step seconds over {steps} steps of fit (train_classifier's loss, grad_norm=False); "
-             f"PyTorch best at torch.set_num_threads({threads}); "
+             f"PyTorch best at torch.set_num_threads({timed.threads}); {timed.speedup_range()}; "
              f"first-step loss {losses_j[0]:.6f} (jaxml) vs {losses_t[0]:.6f} (torch); "
              f"{_load_avg()}{extra}")
     return BenchResult(
         task=name, reference=f"torch {torch.__version__} CPU loop + torch.optim.Adam",
-        jaxml_s=step_j, reference_s=step_t, compile_s=compile_s,
+        jaxml_s=step_j, reference_s=step_t, compile_s=timed.compile_s,
         quality_name=f"full-data cross-entropy after {steps} steps",
         jaxml_quality=final_j, reference_quality=final_t, goal=goal, notes=notes,
     ), step_j
@@ -314,7 +301,6 @@ def nn_tiny_mlp(size: float) -> BenchResult:
         result = fit(loss, ADAM, params, (Xj, yj), key=jax.random.key(1), num_steps=steps, progress=False)
         return result.state.params, result.history["loss"]
 
-    compile_s, jaxml_s, (params_j, losses_j) = time_jax(run_jaxml)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
 
     def torch_run():
@@ -331,14 +317,17 @@ def nn_tiny_mlp(size: float) -> BenchResult:
         with torch.no_grad():
             return first, float(torch.mean((net(Xt)[:, 0] - yt) ** 2))
 
-    torch_s, threads, (first_t, final_t) = _best_torch_time(torch, torch_run)
+    timed = time_against_torch(torch, run_jaxml, torch_run)
+    params_j, losses_j = timed.jaxml_out
+    first_t, final_t = timed.torch_outs[""]
     final_j = float(_mse(params_j, (Xj, yj), model))
     return BenchResult(
         task=f"MLP 2-16-16-1 tanh, N={TINY_N} full batch, {steps} Adam steps",
         reference=f"torch {torch.__version__} CPU loop + torch.optim.Adam",
-        jaxml_s=jaxml_s, reference_s=torch_s, compile_s=compile_s,
+        jaxml_s=timed.jaxml_s, reference_s=timed.torch_s, compile_s=timed.compile_s,
         quality_name=f"MSE after {steps} steps", jaxml_quality=final_j, reference_quality=final_t, goal=10.0,
-        notes=(f"whole run (one lax.scan in fit, default step); PyTorch best at torch.set_num_threads({threads}); "
+        notes=(f"whole run (one lax.scan in fit, default step); PyTorch best at "
+               f"torch.set_num_threads({timed.threads}); {timed.speedup_range()}; "
                f"first-step loss {losses_j[0]:.6f} (jaxml) vs {first_t:.6f} (torch); {_load_avg()}"),
     )
 
@@ -355,7 +344,6 @@ def nn_resnet(size: float) -> BenchResult:
     loss = make_classifier_loss(model)
     grad_fn = jax.jit(jax.value_and_grad(lambda p, s, b, k: loss(p, b, key=k, model_state=s)[0]))
     Xj, yj, key = jnp.asarray(X), jnp.asarray(y), jax.random.key(0)
-    compile_s, jaxml_s, (loss_j, grads_j) = time_jax(grad_fn, params, state, (Xj, yj), key)
 
     Xt = torch.from_numpy(X).permute(0, 3, 1, 2).contiguous()
     yt = torch.from_numpy(y.astype(np.int64))
@@ -368,16 +356,19 @@ def nn_resnet(size: float) -> BenchResult:
         loss_t.backward()
         return float(loss_t.detach()), float(net.head.weight.grad.norm())
 
-    torch_s, threads, (loss_t, head_grad_t) = _best_torch_time(torch, torch_step)
+    timed = time_against_torch(torch, lambda: grad_fn(params, state, (Xj, yj), key), torch_step)
+    loss_j, grads_j = timed.jaxml_out
+    loss_t, head_grad_t = timed.torch_outs[""]
     head_grad_j = float(jnp.linalg.norm(grads_j["head"]["kernel"]))
     return BenchResult(
         task=f"pre-activation ResNet widths {RESNET_WIDTHS}, 32x32x3, B={batch}, forward+backward",
         reference=f"torch {torch.__version__} CPU forward + backward",
-        jaxml_s=jaxml_s, reference_s=torch_s, compile_s=compile_s,
+        jaxml_s=timed.jaxml_s, reference_s=timed.torch_s, compile_s=timed.compile_s,
         quality_name="cross-entropy of the batch", jaxml_quality=float(loss_j), reference_quality=loss_t,
         goal=None,
         notes=(f"one jitted value_and_grad (autodiff of conv2d: hand_backward=False); "
-               f"PyTorch best at torch.set_num_threads({threads}); same weights; ‖∂L/∂W_head‖ "
+               f"PyTorch best at torch.set_num_threads({timed.threads}); {timed.speedup_range()}; same weights; "
+               f"‖∂L/∂W_head‖ "
                f"{head_grad_j:.6f} (jaxml) vs {head_grad_t:.6f} (torch); {_load_avg()}"),
     )
 

@@ -6,7 +6,8 @@ same data and the same minibatch indices (those ``fit`` draws: randint(fold_in(k
 0, N)), so their final parameters agree to float32 rounding; the quality reported is the final
 full-data loss J(w_T) of each. PyTorch runs the usual loop: index, forward, ``backward``,
 ``torch.optim`` step (its ``SGD(momentum=β)`` with lr γ(1−β) is the course's EMA momentum),
-with one intra-op thread, its fastest setting for operations this small.
+with one intra-op thread, its fastest setting for operations this small; the two sides' calls
+alternate in rounds (``time_against_torch``).
 jaxml runs the 2 000 steps as one compiled ``lax.scan``. Goal: 2× PyTorch's steps/s.
 PyTorch is optional: without it the entries are skipped.
 """
@@ -19,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxml.bench.harness import BenchResult, BenchSkip, register, time_jax, time_reference
+from jaxml.bench.harness import BenchResult, BenchSkip, register, time_against_torch
 from jaxml.core.train import batch_indices, fit
 from jaxml.optim import adam, momentum, sgd
 
@@ -101,18 +102,12 @@ def _compare(name: str, size: float) -> BenchResult:
         )
         return result.state.params
 
-    compile_s, jaxml_s, w_jax = time_jax(run_jaxml)
-
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     idx = torch.from_numpy(indices.astype(np.int64))
     # One intra-op thread is PyTorch's fastest setting for 128×100 operations: with two, its
     # threads spin against each other (measured ~10× slower on the shared 2-core machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch_s, w_torch = time_reference(_torch_run, torch, name, Xt, yt, idx)
-    finally:
-        torch.set_num_threads(threads)
+    timed = time_against_torch(torch, run_jaxml, lambda: _torch_run(torch, name, Xt, yt, idx), thread_counts=(1,))
+    jaxml_s, torch_s, w_jax, w_torch = timed.jaxml_s, timed.torch_s, timed.jaxml_out, timed.torch_outs[""]
 
     diff = float(np.max(np.abs(np.asarray(w_jax) - w_torch)))
     return BenchResult(
@@ -120,14 +115,14 @@ def _compare(name: str, size: float) -> BenchResult:
         reference=f"torch {torch.__version__} CPU loop + torch.optim",
         jaxml_s=jaxml_s,
         reference_s=torch_s,
-        compile_s=compile_s,
+        compile_s=timed.compile_s,
         quality_name="final full-data loss J(w_T)",
         jaxml_quality=_full_loss(X, y, w_jax),
         reference_quality=_full_loss(X, y, w_torch),
         goal=2.0,
         notes=(
             f"{name}: jaxml.fit {STEPS / jaxml_s:,.0f} steps/s vs PyTorch {STEPS / torch_s:,.0f} "
-            f"steps/s (torch.set_num_threads(1)); same minibatch indices, "
+            f"steps/s (torch.set_num_threads(1)); {timed.speedup_range()}; same minibatch indices, "
             f"max |w_jaxml − w_torch| = {diff:.2e}"
         ),
     )

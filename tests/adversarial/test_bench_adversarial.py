@@ -56,14 +56,14 @@ def _no_torch_skips(row_fn):
 @pytest.fixture
 def quick_timing(monkeypatch):
     """One timed call per side instead of filling a second: the rows' timings are not tested."""
-    import jaxml.bench.nn as bench_nn
     from jaxml.bench import harness
 
     fast_jax = lambda fn, *args: harness.time_jax(fn, *args, repeats=1, min_seconds=0.0)  # noqa: E731
     fast_ref = lambda fn, *args: harness.time_reference(fn, *args, repeats=1, min_seconds=0.0)  # noqa: E731
     monkeypatch.setattr(bench, "time_jax", fast_jax)
     monkeypatch.setattr(bench, "time_reference", fast_ref)
-    monkeypatch.setattr(bench_nn, "time_reference", fast_ref)
+    monkeypatch.setattr(harness, "INTERLEAVED_ROUNDS", 1)
+    monkeypatch.setattr(harness, "MIN_TIMED_SECONDS", 0.0)
 
 
 @pytest.mark.parametrize("name", ["adv_pgd20", "adv_train_epoch"])

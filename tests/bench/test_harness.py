@@ -127,3 +127,75 @@ def test_isolated_entries_run_in_a_fresh_process(tmp_path):
             run_benchmarks(["parent_only"], out_dir=tmp_path, echo=lambda *_: None, isolate=True)
     finally:
         harness.ENTRIES.pop("parent_only")
+
+
+def test_interleaved_timing_alternates_the_sides_round_by_round():
+    order = []
+
+    def side(name, delay, value):
+        def call():
+            order.append(name)
+            time.sleep(delay)
+            return value
+        return call
+
+    timed = harness.time_interleaved(side("j", 0.001, 1), {"a": side("a", 0.004, 2), "b": side("b", 0.002, 3)},
+                                     rounds=3, min_seconds=0.0)
+    # one untimed call each, then three rounds of one call each, in the same order every round
+    assert order == ["j", "a", "b"] * 4
+    assert timed["outputs"] == {"jaxml": 1, "a": 2, "b": 3}
+    assert {n: len(r) for n, r in timed["round_seconds"].items()} == {"jaxml": 3, "a": 3, "b": 3}
+    assert timed["seconds"]["jaxml"] < timed["seconds"]["b"] < timed["seconds"]["a"]
+    assert timed["compile_s"] >= 0.0
+
+
+def test_interleaved_timing_repeats_a_quick_side_within_each_round():
+    order = []
+
+    def side(name, delay):
+        def call():
+            order.append(name)
+            time.sleep(delay)
+        return call
+
+    harness.time_interleaved(side("quick", 0.002), {"slow": side("slow", 0.02)}, rounds=2, min_seconds=0.04)
+    timed_calls = order[2:]
+    first_round = timed_calls[: timed_calls.index("slow") + 1]
+    # the quick side fills its 0.02 s share of the round before the slow side's single call
+    assert 6 <= first_round.count("quick") <= harness.MAX_REPEATS // 2 and first_round[-1] == "slow"
+    assert timed_calls.count("slow") == 2
+
+
+def _heap_mapped_bytes():
+    """glibc's ``mallinfo2().hblkhd``: the bytes malloc holds in mmap'd blocks."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(f, ctypes.c_size_t) for f in
+                    ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                     "fordblks", "keepcost")]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    return libc.mallinfo2().hblkhd
+
+
+def test_tune_malloc_keeps_large_blocks_in_the_heap():
+    import ctypes
+    import sys
+
+    setting = harness.tune_malloc()
+    assert harness.tune_malloc() == setting == harness.machine_info()["malloc"]
+    if not sys.platform.startswith("linux"):
+        assert setting == "platform default"
+        return
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    assert "mmap threshold 32 MiB" in setting
+    before = _heap_mapped_bytes()
+    block = libc.malloc(16 << 20)  # glibc's default would mmap this (threshold 128 KiB, raised only on frees)
+    try:
+        assert block and _heap_mapped_bytes() == before
+    finally:
+        libc.free(block)
