@@ -44,3 +44,13 @@ def x64():
     """Run the test body with jax_enable_x64 (gradient checks at rtol 1e-10)."""
     with jax.enable_x64(True):
         yield
+
+
+@pytest.fixture
+def quick_bench_timing(monkeypatch):
+    """Benchmark rows against PyTorch with one round of one call per side: a row's fields and
+    answers are what its test checks, not its timings."""
+    from jaxml.bench import harness
+
+    monkeypatch.setattr(harness, "INTERLEAVED_ROUNDS", 1)
+    monkeypatch.setattr(harness, "MIN_TIMED_SECONDS", 0.0)

@@ -54,7 +54,7 @@ def _no_torch_skips(row_fn):
 
 
 @pytest.fixture
-def quick_timing(monkeypatch):
+def quick_timing(monkeypatch, quick_bench_timing):
     """One timed call per side instead of filling a second: the rows' timings are not tested."""
     from jaxml.bench import harness
 
@@ -62,8 +62,6 @@ def quick_timing(monkeypatch):
     fast_ref = lambda fn, *args: harness.time_reference(fn, *args, repeats=1, min_seconds=0.0)  # noqa: E731
     monkeypatch.setattr(bench, "time_jax", fast_jax)
     monkeypatch.setattr(bench, "time_reference", fast_ref)
-    monkeypatch.setattr(harness, "INTERLEAVED_ROUNDS", 1)
-    monkeypatch.setattr(harness, "MIN_TIMED_SECONDS", 0.0)
 
 
 @pytest.mark.parametrize("name", ["adv_pgd20", "adv_train_epoch"])

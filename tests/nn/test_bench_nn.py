@@ -6,7 +6,6 @@ import re
 import numpy as np
 import pytest
 
-from jaxml.bench import harness
 from jaxml.bench import nn as bench
 from jaxml.bench.harness import BenchResult, BenchSkip
 
@@ -23,15 +22,9 @@ def torch():
     return torch
 
 
-@pytest.fixture
-def quick_timing(monkeypatch):
-    """One round, one call per side: the rows' timings are not what is tested."""
-    monkeypatch.setattr(harness, "INTERLEAVED_ROUNDS", 1)
-    monkeypatch.setattr(harness, "MIN_TIMED_SECONDS", 0.0)
-
 
 @pytest.mark.parametrize("name", ["nn_mlp_step", "nn_cnn_step", "nn_tiny_mlp", "nn_resnet"])
-def test_nn_rows_run_at_a_tiny_size_against_their_twins(torch, quick_timing, name):
+def test_nn_rows_run_at_a_tiny_size_against_their_twins(torch, quick_bench_timing, name):
     row_fn = getattr(bench, name)
     if torch is None:
         with pytest.raises(BenchSkip, match=r"pip install torch==2\.13\.0"):

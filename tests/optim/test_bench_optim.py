@@ -6,20 +6,12 @@ import re
 import numpy as np
 import pytest
 
-from jaxml.bench import harness
 from jaxml.bench import optim as bench
 from jaxml.bench.harness import BenchResult, BenchSkip
 
 
-@pytest.fixture
-def quick_timing(monkeypatch):
-    """One round, one call per side: the rows' timings are not what is tested."""
-    monkeypatch.setattr(harness, "INTERLEAVED_ROUNDS", 1)
-    monkeypatch.setattr(harness, "MIN_TIMED_SECONDS", 0.0)
-
-
 @pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
-def test_optimizer_rows_agree_with_the_torch_loop(quick_timing, name):
+def test_optimizer_rows_agree_with_the_torch_loop(quick_bench_timing, name):
     row_fn = getattr(bench, f"optimizers_vs_torch_{name}")
     try:
         import torch  # noqa: F401
