@@ -59,8 +59,8 @@ import optax
 from jaxml.adversarial.attacks import _random_ball, pgd, project, softmax_cross_entropy
 from jaxml.adversarial.blackbox import score_based_attack
 from jaxml.adversarial.training import _PGD_STREAM, adversarial_train, as_predict
-from jaxml.bench.harness import BenchResult, register, time_against_torch, time_jax, time_reference
-from jaxml.bench.nn import ADAM, LEARNING_RATE, _indices, _load_avg, _torch, torch_cnn
+from jaxml.bench.harness import BenchResult, import_torch, register, time_against_torch, time_jax, time_reference
+from jaxml.bench.nn import ADAM, LEARNING_RATE, _indices, _load_avg, torch_cnn
 from jaxml.core.train import step_key
 from jaxml.nn.models import CNN, MLP, load_digits_images, train_classifier
 
@@ -179,7 +179,7 @@ def _torch_predicted(torch, net, Xt):
 @register("adv_pgd20", "adversarial")
 def adv_pgd20(size: float) -> BenchResult:
     """PGD-20 L∞ (ε = 0.1, no random start) on 1 000 digits with the CNN: ``pgd`` vs torch."""
-    torch = _torch()
+    torch = import_torch()
     n = max(8, int(round(PGD_N * size)))
     _, (X_all, y_all) = digits_data()
     X, y = X_all[:n], y_all[:n]
@@ -331,7 +331,7 @@ def torch_adversarial_epoch(torch, make_net, Xt, yt, idx, starts, *, eps, attack
 @register("adv_train_epoch", "adversarial")
 def adv_train_epoch(size: float) -> BenchResult:
     """One epoch of PGD-7 adversarial training of the digits CNN, B = 128, through ``fit`` vs torch."""
-    torch = _torch()
+    torch = import_torch()
     (X_tr, y_tr, X_te, y_te), _ = digits_data()
     n_train = max(TRAIN_BATCH, int(round(X_tr.shape[0] * min(size, 1.0))))
     X, y = X_tr[:n_train], y_tr[:n_train]

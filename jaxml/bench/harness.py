@@ -97,6 +97,13 @@ def _block(x):
     return jax.block_until_ready(x)
 
 
+def _timed_call(fn: Callable, *args) -> tuple[float, object]:
+    """(wall seconds, result) of one call of ``fn(*args)``, its result blocked on."""
+    t0 = time.perf_counter()
+    out = _block(fn(*args))
+    return time.perf_counter() - t0, out
+
+
 # Short runs are repeated until they fill MIN_TIMED_SECONDS, so that a median of a few
 # milliseconds is not one noisy draw on a shared machine; jaxml and the reference follow the
 # same rule.
@@ -116,18 +123,15 @@ def _median_seconds(fn: Callable, args, repeats: int, min_seconds: float) -> tup
     times, out = [], None
     while (len(times) < repeats and sum(times) < MAX_TIMED_SECONDS) or (
             sum(times) < min_seconds and len(times) < MAX_REPEATS):
-        t0 = time.perf_counter()
-        out = _block(fn(*args))
-        times.append(time.perf_counter() - t0)
+        seconds, out = _timed_call(fn, *args)
+        times.append(seconds)
     return statistics.median(times), out
 
 
 def time_jax(fn: Callable, *args, repeats: int = 5,
              min_seconds: float = MIN_TIMED_SECONDS) -> tuple[float, float, object]:
     """(compile seconds, median steady-state seconds, result) of a jitted ``fn(*args)``."""
-    t0 = time.perf_counter()
-    _block(fn(*args))
-    first = time.perf_counter() - t0
+    first, _ = _timed_call(fn, *args)
     med, out = _median_seconds(fn, args, repeats, min_seconds)
     return max(first - med, 0.0), med, out
 
@@ -163,9 +167,7 @@ def time_interleaved(jax_fn: Callable[[], object], references: Mapping[str, Call
     calls = {"jaxml": jax_fn, **references}
     first, outputs = {}, {}
     for name, fn in calls.items():
-        t0 = time.perf_counter()
-        outputs[name] = _block(fn())
-        first[name] = time.perf_counter() - t0
+        first[name], outputs[name] = _timed_call(fn)
     times = {name: [] for name in calls}
     round_seconds = {name: [] for name in calls}
     per_round_cap = max(1, MAX_REPEATS // rounds)
@@ -175,14 +177,23 @@ def time_interleaved(jax_fn: Callable[[], object], references: Mapping[str, Call
         for name, fn in calls.items():
             this_round = []
             while not this_round or (sum(this_round) < min_seconds / rounds and len(this_round) < per_round_cap):
-                t0 = time.perf_counter()
-                outputs[name] = _block(fn())
-                this_round.append(time.perf_counter() - t0)
+                seconds, outputs[name] = _timed_call(fn)
+                this_round.append(seconds)
             times[name] += this_round
             round_seconds[name].append(statistics.median(this_round))
     seconds = {name: statistics.median(t) for name, t in times.items()}
     return {"compile_s": max(first["jaxml"] - seconds["jaxml"], 0.0), "seconds": seconds, "outputs": outputs,
             "round_seconds": round_seconds}
+
+
+def import_torch():
+    """PyTorch, the reference of the deep-learning rows, or ``BenchSkip`` with the install command
+    (it is never a dependency of jaxml)."""
+    try:
+        import torch
+    except ImportError as err:
+        raise BenchSkip("PyTorch not installed: pip install torch==2.13.0") from err
+    return torch
 
 
 @dataclasses.dataclass
@@ -345,12 +356,12 @@ def run_benchmarks(names=None, *, size: float = 1.0, out_dir="runs/bench", echo=
     glibc malloc's page faults in PyTorch's loop; ``malloc=True`` (the default; ``jaxml bench
     --default-malloc`` turns it off) applies ``tune_malloc`` first, in every process.
     """
-    if malloc:
-        tune_malloc()
     entries = load_entries()
     unknown = [n for n in (names or []) if n not in entries]
     if unknown:
         raise ValueError(f"unknown benchmark entries {unknown}; available: {sorted(entries)}")
+    if malloc:
+        tune_malloc()
     selected = [entries[n] for n in (names or sorted(entries))]
     results: list[tuple[str, BenchResult | str]] = []
     for entry in selected:
@@ -404,6 +415,7 @@ __all__ = [
     "register",
     "run_benchmarks",
     "AgainstTorch",
+    "import_torch",
     "time_against_torch",
     "time_interleaved",
     "time_jax",

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxml.bench.harness import BenchResult, BenchSkip, register, time_against_torch, time_jax
+from jaxml.bench.harness import BenchResult, import_torch, register, time_against_torch, time_jax
 from jaxml.core.train import batch_indices, fit
 from jaxml.nn.models import (
     CNN,
@@ -59,14 +59,6 @@ TINY_SIZES, TINY_N, TINY_STEPS = (2, 16, 16, 1), 1000, 1000
 CNN_BATCH, CNN_STEPS, CNN_N = 128, 20, 1024
 RESNET_BATCH, RESNET_WIDTHS = 64, (16, 32, 64)
 MATMUL_N = 2048
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError as err:
-        raise BenchSkip("PyTorch not installed: pip install torch==2.13.0") from err
-    return torch
 
 
 def _load_avg() -> str:
@@ -247,7 +239,7 @@ def _matmul_gflops(n: int) -> float:
 @register("nn_mlp_step", "nn")
 def nn_mlp_step(size: float) -> BenchResult:
     """MLP 784–512–512–10 Adam train step through ``fit`` vs PyTorch; GFLOP/s vs a matmul."""
-    torch = _torch()
+    torch = import_torch()
     steps = max(2, int(round(MLP_STEPS * size)))
     X, y = _classification_data((MLP_SIZES[0],), max(MLP_BATCH, int(MLP_N * size)))
     model = MLP(MLP_SIZES[1:])
@@ -268,7 +260,7 @@ def nn_mlp_step(size: float) -> BenchResult:
 @register("nn_cnn_step", "nn")
 def nn_cnn_step(size: float) -> BenchResult:
     """CNN conv3x3(32)–pool–conv3x3(64)–pool–128–10 on 28×28×1 Adam train step vs PyTorch."""
-    torch = _torch()
+    torch = import_torch()
     steps = max(2, int(round(CNN_STEPS * size)))
     X, y = _classification_data((28, 28, 1), max(CNN_BATCH, int(CNN_N * size)))
     model = CNN(channels=(32, 64), dense=128, num_classes=10)
@@ -286,7 +278,7 @@ def _mse(params, batch, model):
 @register("nn_tiny_mlp", "nn")
 def nn_tiny_mlp(size: float) -> BenchResult:
     """2–16–16–1 tanh MLP, 1 000 points, full batch, 1 000 Adam steps: ``fit`` vs a torch loop."""
-    torch = _torch()
+    torch = import_torch()
     steps = max(2, int(round(TINY_STEPS * size)))
     rng = np.random.default_rng(0)
     X = rng.uniform(-2, 2, size=(TINY_N, 2)).astype(np.float32)
@@ -335,7 +327,7 @@ def nn_tiny_mlp(size: float) -> BenchResult:
 @register("nn_resnet", "nn")
 def nn_resnet(size: float) -> BenchResult:
     """Small pre-activation ResNet forward + backward (BN in training mode) on 32×32×3, batch 64."""
-    torch = _torch()
+    torch = import_torch()
     batch = max(2, int(round(RESNET_BATCH * size)))
     X, y = _classification_data((32, 32, 3), batch)
     # one step outside a loop: autodiff of lax's convolution is the faster gradient here

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxml.bench.harness import BenchResult, BenchSkip, register, time_against_torch
+from jaxml.bench.harness import BenchResult, import_torch, register, time_against_torch
 from jaxml.core.train import batch_indices, fit
 from jaxml.optim import adam, momentum, sgd
 
@@ -79,10 +79,7 @@ def _torch_run(torch, name, Xt, yt, idx):
 
 
 def _compare(name: str, size: float) -> BenchResult:
-    try:
-        import torch
-    except ImportError as err:
-        raise BenchSkip("PyTorch not installed: pip install torch==2.13.0") from err
+    torch = import_torch()
     n = max(BATCH, int(BASE_N * size))
     X, y, key, indices = _problem(n)
     Xj, yj = jnp.asarray(X), jnp.asarray(y)

@@ -11,7 +11,7 @@ import pytest
 from jaxml.adversarial import pgd, score_based_attack
 from jaxml.adversarial.training import as_predict
 from jaxml.bench import adversarial as bench
-from jaxml.bench.harness import BenchResult, BenchSkip
+from jaxml.bench.harness import BenchResult, BenchSkip, import_torch
 
 TINY = 0.02
 
@@ -94,7 +94,7 @@ def test_score_row_runs_at_a_tiny_size(quick_timing):
 def test_torch_pgd_twin_finds_jaxml_points_in_float64(torch, x64):
     """PGD-5 without a random start, float64 on both sides: the same points (no float32 sign ties)."""
     if torch is None:
-        return _no_torch_skips(bench._torch)
+        return _no_torch_skips(import_torch)
     model, params = bench.digits_cnn()
     _, (X_all, y_all) = bench.digits_data()
     X, y = X_all[:12].astype(np.float64), y_all[:12]
@@ -112,7 +112,7 @@ def test_maxpool_twin_differs_at_tied_maxima(torch, x64):
     """torch's MaxPool2d routes a tied window's gradient to one input, jnp.max splits it: the
     input gradients differ on the digits' background, which is why the row's twin pools by amax."""
     if torch is None:
-        return _no_torch_skips(bench._torch)
+        return _no_torch_skips(import_torch)
     model, params = bench.digits_cnn()
     _, (X_all, y_all) = bench.digits_data()
     X, y = X_all[:4].astype(np.float64), y_all[:4].astype(np.int64)
