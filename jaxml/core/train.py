@@ -45,7 +45,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from jaxml.core import parallel
+from jaxml.core import parallel, xla_cpu
 from jaxml.core.checkpoint import restore_latest, save_checkpoint
 from jaxml.core.types import Array, Batch, Metrics, Params, PRNGKey
 
@@ -445,7 +445,7 @@ _RUNNERS: collections.OrderedDict = collections.OrderedDict()
 _MAX_RUNNERS = 256
 
 
-def _chunk_runner(train_step, sampler: _Sampler, sweep: bool, mesh, cache_key):
+def _chunk_runner(train_step, sampler: _Sampler, sweep: bool, mesh, options: dict, cache_key):
     """One jitted chunk ``run(state, data, key, length) -> (state, metrics)`` per distinct step.
 
     Cached on ``static_key`` of what the step computes, so that a second ``fit`` with an equal
@@ -475,7 +475,7 @@ def _chunk_runner(train_step, sampler: _Sampler, sweep: bool, mesh, cache_key):
             return state, jax.tree.map(lambda m: jnp.swapaxes(m, 0, 1), metrics)  # step-major
         return run_one(state, data, key, length)
 
-    runner = jax.jit(run, static_argnames="length", donate_argnums=0)
+    runner = jax.jit(run, static_argnames="length", donate_argnums=0, compiler_options=options or None)
     _RUNNERS[cache_key] = runner
     if len(_RUNNERS) > _MAX_RUNNERS:
         _RUNNERS.popitem(last=False)
@@ -561,6 +561,7 @@ def fit(
     progress: bool | None = None,
     desc: str = "train",
     grad_norm: bool = True,
+    compiler_options: dict[str, Any] | None = None,
 ) -> FitResult:
     """Train for ``num_steps`` steps: θ_{t+1} = θ_t + tx.update(∇L(θ_t; B_t)) by default.
 
@@ -600,6 +601,9 @@ def fit(
       progress: show a tqdm bar over steps (``None``: only on a terminal).
       grad_norm: record ‖g_t‖₂ in the history (default step only); ``False`` saves a pass over
         the gradients per step where nobody reads it.
+      compiler_options: XLA options for compiling the training loop (``jax.jit``'s
+        ``compiler_options``, e.g. ``{"xla_cpu_prefer_vector_width": 256}``); ``None`` uses
+        ``jaxml.core.xla_cpu.compiler_options()`` (512-bit loops on CPU), ``{}`` XLA's defaults.
 
     Returns:
       ``FitResult(state, history, evals)``.
@@ -615,6 +619,11 @@ def fit(
         raise ValueError("fit needs a loss_fn, or a custom train_step")
     if train_step is None and tx is None:
         raise ValueError("fit needs an optimizer tx for its default train step")
+    if compiler_options is None:
+        compiler_options = xla_cpu.compiler_options()
+    elif not isinstance(compiler_options, dict):
+        raise ValueError("compiler_options must be a dict of XLA options or None, "
+                         f"got {type(compiler_options).__name__}")
     batch_sampler = make_sampler(sampler, batch_size)
     state = _initial_state(params, tx, model_state, hparams, sweep)
     has_model_state = bool(jax.tree.leaves(state.model_state)) or model_state is not None
@@ -630,8 +639,9 @@ def fit(
     mesh = parallel.data_mesh() if data_parallel else None
     if data_parallel:
         _check_data_parallel(batch_sampler, data, key, sweep)
-    run_chunk = _chunk_runner(train_step, batch_sampler, sweep, mesh,
-                              (step_spec, static_key(sampler), batch_size, sweep, mesh))
+    run_chunk = _chunk_runner(train_step, batch_sampler, sweep, mesh, compiler_options,
+                              (step_spec, static_key(sampler), batch_size, sweep, mesh,
+                               static_key(compiler_options)))
 
     # fit donates its state to the compiled chunks: copy so the caller's arrays stay valid.
     state = jax.tree.map(jnp.array, state)

@@ -5,6 +5,7 @@ import numpy as np
 import optax
 import pytest
 
+from jaxml.core import xla_cpu
 from jaxml.core.data import make_linear_regression
 from jaxml.core.train import (
     TrainState,
@@ -179,6 +180,24 @@ def test_bad_arguments(problem):
         fit(squared_loss, SGD, jnp.zeros(4), (X, y), key=jax.random.key(0), num_steps=1, batch_size=0)
     with pytest.raises(ValueError, match="leading"):
         fit(squared_loss, SGD, jnp.zeros(4), (X, y[:10]), key=jax.random.key(0), num_steps=1)
+    with pytest.raises(ValueError, match="compiler_options"):
+        fit(squared_loss, SGD, jnp.zeros(4), (X, y), key=jax.random.key(0), num_steps=1,
+            compiler_options=[("xla_cpu_prefer_vector_width", 256)])
+
+
+def test_compiler_options_default_per_backend_and_reach_xla(problem):
+    assert xla_cpu.compiler_options("cpu") == {"xla_cpu_prefer_vector_width": 512}
+    assert xla_cpu.compiler_options("gpu") == {} and xla_cpu.compiler_options("tpu") == {}
+    X, y, _ = problem
+    run = dict(key=jax.random.key(3), num_steps=30, batch_size=32, progress=False)
+    default = fit(squared_loss, ADAM, jnp.zeros(4), (X, y), **run)
+    xla_defaults = fit(squared_loss, ADAM, jnp.zeros(4), (X, y), compiler_options={}, **run)
+    # the same arithmetic, vectorized differently: equal to float32 rounding
+    np.testing.assert_allclose(default.history["loss"], xla_defaults.history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(default.state.params, xla_defaults.state.params, rtol=1e-5, atol=1e-6)
+    # the options reach XLA's compiler: one it does not know is an error, not ignored
+    with pytest.raises(Exception, match="xla_cpu_no_such_option"):
+        fit(squared_loss, ADAM, jnp.zeros(4), (X, y), compiler_options={"xla_cpu_no_such_option": 1}, **run)
 
 
 # ---- keys, model state, custom steps, hyper-parameters, samplers
