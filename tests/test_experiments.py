@@ -183,7 +183,7 @@ def check_neural_networks(m):
     assert num(m, "Xavier: Var x last / first hidden layer") < 1e-12
     assert num(m, "N(0, 0.01²): Var x last / first hidden layer") < 1e-80
     assert num(m, "N(0, 1): Var x last / first hidden layer") > 1e90
-    assert nums(m["test accuracy none / batch norm / layer norm"]) == pytest.approx([0.10, 0.976, 0.904], abs=0.03)
+    assert nums(m["test accuracy none / batch norm / layer norm"]) == pytest.approx([0.10, 0.976, 0.970], abs=0.03)
     none = nums(m["none: train / test accuracy"])[1]
     assert nums(m["dropout 0.5: train / test accuracy"])[1] >= none
     assert nums(m["L2 term λ=1e-3: train / test accuracy"])[1] >= none

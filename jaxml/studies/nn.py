@@ -227,17 +227,24 @@ def nn_initialization(ctx: StudyContext) -> StudyResult:
 def nn_batch_norm(ctx: StudyContext) -> StudyResult:
     """A 20-hidden-layer tanh MLP (width 64) on the digits, trained by SGD with momentum from the
     same initial weights without normalization, with batch norm (batch statistics in training,
-    running averages at test time, carried as ``fit``'s model state) and with layer norm."""
+    running averages at test time, carried as ``fit``'s model state) and with layer norm.
+
+    η = 0.03. At 0.02 the plain net trains too. At 0.05 layer norm's run is unstable: from four
+    initial weights, 1 500 steps collapsed to chance in one to four of them, depending on float
+    rounding. At 0.03 both normalized nets reached 0.96–0.98 from each of seven initial weights,
+    while the plain net stayed at chance from five of them (0.51 and 0.95 from the other two).
+    The 1 500 steps take seconds, so the quick size runs them all: at 300 steps the plain net is
+    only slower, not stuck."""
     import matplotlib.pyplot as plt
 
     X_tr, y_tr, X_te, y_te = load_digits_images(test_size=0.3, flat=True)
-    steps = 300 if ctx.quick else 1500
+    steps, learning_rate = 1500, 0.03
     sizes = [64] + [64] * 20 + [10]
     curves, test_acc = {}, {}
     for norm in (None, "batch", "layer"):
         params, state = bn_mlp_init(ctx.key("bn_init"), sizes, norm=norm)
         loss = make_bn_mlp_loss(norm=norm, activation="tanh")
-        res = fit(loss, optax.sgd(0.05, momentum=0.9), params, (jnp.asarray(X_tr), jnp.asarray(y_tr)),
+        res = fit(loss, optax.sgd(learning_rate, momentum=0.9), params, (jnp.asarray(X_tr), jnp.asarray(y_tr)),
                   key=ctx.key("bn_fit"), num_steps=steps, batch_size=64, sampler="epochs",
                   model_state=state)
         label = {None: "none", "batch": "batch norm", "layer": "layer norm"}[norm]
@@ -254,7 +261,7 @@ def nn_batch_norm(ctx: StudyContext) -> StudyResult:
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("training cross-entropy (moving average)")
-    ax.set_title("20 tanh layers, SGD + momentum (η = 0.05, μ = 0.9)")
+    ax.set_title(f"20 tanh layers, SGD + momentum (η = {learning_rate}, μ = 0.9)")
     ax.legend(fontsize=8)
     path = savefig(fig, ctx.out_dir / "nn_batch_norm.png")
     tail = {label: float(np.mean(c[-window:])) for label, c in curves.items()}
@@ -266,9 +273,10 @@ def nn_batch_norm(ctx: StudyContext) -> StudyResult:
                 " / ".join(f"{test_acc[k]:.3f}" for k in ("none", "batch norm", "layer norm")),
         },
         figures=[path],
-        summary="At this step size the unnormalized 20-layer tanh net does not learn (its loss stays near "
-                "log 10 ≈ 2.3, chance); re-centring and re-scaling every layer's pre-activations lets the same "
-                "optimizer train it, batch norm fastest. At test time batch norm uses its running averages.",
+        summary="At this step size the unnormalized 20-layer tanh net does not learn from most initial weights "
+                "(its loss stays near log 10 ≈ 2.3, chance); re-centring and re-scaling every layer's "
+                "pre-activations lets the same optimizer train it. At test time batch norm uses its running "
+                "averages.",
     )
 
 
