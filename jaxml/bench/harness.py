@@ -146,7 +146,7 @@ def time_reference(fn: Callable, *args, repeats: int = 3,
 INTERLEAVED_ROUNDS = 5
 
 
-def time_interleaved(jax_fn: Callable[[], object], references: Mapping[str, Callable[[], object]], *,
+def time_interleaved(jax_fn: Callable[[], object], references: Mapping[object, Callable[[], object]], *,
                      rounds: int | None = None, min_seconds: float | None = None) -> dict:
     """Time a jitted call and its references in alternation, so that every median sees the same machine.
 
@@ -160,7 +160,8 @@ def time_interleaved(jax_fn: Callable[[], object], references: Mapping[str, Call
     medians alike, where timing one side after the other can compare two different machines.
 
     Returns ``{"compile_s": first jaxml call − its median, "seconds": {name: median}, "outputs":
-    {name: last result}, "round_seconds": {name: [median of each round]}}``; jaxml is ``"jaxml"``.
+    {name: last result}, "round_seconds": {name: [median of each round]}}``; jaxml is ``"jaxml"``,
+    each reference its key in ``references`` (any hashable other than ``"jaxml"``).
     """
     rounds = INTERLEAVED_ROUNDS if rounds is None else rounds
     min_seconds = MIN_TIMED_SECONDS if min_seconds is None else min_seconds
@@ -229,21 +230,22 @@ def time_against_torch(torch, run_jaxml, torch_runs, thread_counts=(1, 2)) -> Ag
             return fn()
         return call
 
+    # keyed (label, threads); jaxml's own key is the string "jaxml"
     references = {(label, t): at_threads(t, fn) for label, fn in torch_runs.items() for t in thread_counts}
     try:
-        timed = time_interleaved(run_jaxml, {f"{label}@{t}": fn for (label, t), fn in references.items()})
+        timed = time_interleaved(run_jaxml, references)
     finally:
         torch.set_num_threads(before)
-    secs = {key: timed["seconds"][f"{key[0]}@{key[1]}"] for key in references}
+    secs = {key: timed["seconds"][key] for key in references}
     label, best_threads = min(secs, key=secs.get)
     fastest_per_label = {lab: min((k for k in secs if k[0] == lab), key=secs.get) for lab in torch_runs}
     rounds = timed["round_seconds"]
-    round_speedups = [min(rounds[f"{lab}@{t}"][r] for lab, t in references) / rounds["jaxml"][r]
+    round_speedups = [min(rounds[key][r] for key in references) / rounds["jaxml"][r]
                       for r in range(len(rounds["jaxml"]))]
     return AgainstTorch(
         compile_s=timed["compile_s"], jaxml_s=timed["seconds"]["jaxml"], jaxml_out=timed["outputs"]["jaxml"],
         torch_s=secs[(label, best_threads)], label=label, threads=best_threads,
-        torch_outs={lab: timed["outputs"][f"{k[0]}@{k[1]}"] for lab, k in fastest_per_label.items()},
+        torch_outs={lab: timed["outputs"][key] for lab, key in fastest_per_label.items()},
         round_speedups=round_speedups)
 
 
@@ -352,9 +354,11 @@ def run_benchmarks(names=None, *, size: float = 1.0, out_dir="runs/bench", echo=
     times depend on the process it runs in, either way (2-core machine, quiet): in one process the
     MLP step and k-means rows ran up to 40% slower after the PGD/CNN row, while in fresh
     processes the short ``fit`` rows ran up to 2.3× slower (the optimizer loop 12 → 27 ms) and
-    PyTorch's CNN step 14 → 22 ms. ``docs/performance.md`` lists both runs. The second effect was
-    glibc malloc's page faults in PyTorch's loop; ``malloc=True`` (the default; ``jaxml bench
-    --default-malloc`` turns it off) applies ``tune_malloc`` first, in every process.
+    PyTorch's CNN step 14 → 22 ms. ``docs/performance.md`` lists both runs. PyTorch's part of the
+    second effect was glibc malloc's page faults in its loop; ``malloc=True`` (the default;
+    ``jaxml bench --default-malloc`` turns it off) applies ``tune_malloc`` first, in every process.
+    jaxml's rows move with the machine's slow state, which later runs traced to time rather than
+    to the process.
     """
     entries = load_entries()
     unknown = [n for n in (names or []) if n not in entries]
