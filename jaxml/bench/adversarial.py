@@ -40,7 +40,10 @@ Rows (size 1.0):
   minibatch indices (those ``fit`` draws) and the same PGD random starts (δ⁰ drawn with
   ``fit``'s step keys, handed to torch), so the losses agree to float32 rounding.
   Quality: the mean adversarial training loss over the epoch; the clean and PGD-20 test
-  accuracies after the epoch (each side attacking its own model) are in the notes. Reported.
+  accuracies after the epoch (each side attacking its own model) are in the notes. torch's Adam
+  is its default implementation: the seven PGD steps of each step dominate, and ``fused=True``
+  took the same time (an epoch in 0.498 s with the default, 0.500 s fused, median of six each).
+  Reported.
 On CPU ``pgd`` (and the PGD inside ``make_adversarial_loss``) splits a batch into one chunk per
 core (at least 64 examples each, ``jaxml.core.parallel.slice_bounds``): independent branches that
 XLA:CPU runs concurrently, 1.4× faster on PGD-20 here and ~1.8× on the training epoch, same points.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import functools
 import json
 import platform
 import statistics
@@ -249,6 +250,21 @@ def time_against_torch(torch, run_jaxml, torch_runs, thread_counts=(1, 2)) -> Ag
         round_speedups=round_speedups)
 
 
+# PyTorch's CPU optimizers step each parameter tensor in turn by default (its multi-tensor
+# "foreach" kernels are the default on CUDA only); ``fused=True`` runs one C++ kernel per step over
+# all of them. Which is faster depends on the model (on the 784-512-512-10 MLP of ``nn_mlp_step``,
+# fused Adam made PyTorch's step ~10% faster), so rows time both, as they time thread counts.
+TORCH_OPTIMIZER_IMPLEMENTATIONS: dict[str, dict] = {"default": {}, "fused=True": {"fused": True}}
+
+
+def torch_optimizer_runs(run: Callable[[dict], object]) -> dict:
+    """``{label: call}``: ``run(options)`` for each of PyTorch's CPU implementations of an
+    optimizer's step, ``options`` being the keyword arguments its ``torch.optim`` constructor
+    takes for it (``TORCH_OPTIMIZER_IMPLEMENTATIONS``). Given to ``time_against_torch``, which takes
+    the fastest (label, threads) setting as the reference."""
+    return {label: functools.partial(run, options) for label, options in TORCH_OPTIMIZER_IMPLEMENTATIONS.items()}
+
+
 # glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MMAP_THRESHOLD_MAX = 32 << 20  # glibc's upper bound for M_MMAP_THRESHOLD on 64-bit
@@ -419,10 +435,12 @@ __all__ = [
     "register",
     "run_benchmarks",
     "AgainstTorch",
+    "TORCH_OPTIMIZER_IMPLEMENTATIONS",
     "import_torch",
     "time_against_torch",
     "time_interleaved",
     "time_jax",
     "time_reference",
+    "torch_optimizer_runs",
     "tune_malloc",
 ]

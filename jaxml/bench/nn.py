@@ -6,8 +6,10 @@ a dense kernel W (n_in, n_out) is ``Linear.weight = Wᵀ``, a conv kernel HWIO i
 transpose, and the torch CNN flattens in NHWC order), see the same minibatches (the indices
 ``fit`` draws: randint(fold_in(key, t), (B,), 0, N)) and use Adam with the same constants, so
 their losses agree to float32 rounding; the quality reported is the loss after the run on each
-side. PyTorch is timed at 1 and at 2 intra-op threads (``torch.set_num_threads``) and its best
-is reported, with the thread count, in the notes. The calls of both sides alternate in rounds
+side. PyTorch is timed at 1 and at 2 intra-op threads (``torch.set_num_threads``), and the
+training rows with both of its CPU Adam implementations (the default per-tensor loop and
+``fused=True``, ``TORCH_OPTIMIZER_IMPLEMENTATIONS``); its best setting is reported, with the
+thread count and implementation, in the notes. The calls of both sides alternate in rounds
 (``time_interleaved``), so that both medians see the same state of a machine whose speed shifts
 over seconds; the notes give the speed-up of each round as well.
 
@@ -38,7 +40,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxml.bench.harness import BenchResult, import_torch, register, time_against_torch, time_jax
+from jaxml.bench.harness import (
+    BenchResult,
+    import_torch,
+    register,
+    time_against_torch,
+    time_jax,
+    torch_optimizer_runs,
+)
 from jaxml.core.train import batch_indices, fit
 from jaxml.nn.models import (
     CNN,
@@ -162,12 +171,19 @@ def torch_resnet(torch, params, widths, blocks_per_stage):
     return Net()
 
 
-def _torch_train(torch, make_net, loss_of, Xt, yt, idx):
-    """A fresh twin trained by the usual loop: index, forward, backward, ``Adam.step``.
+def torch_adam(torch, net, options=None):
+    """``torch.optim.Adam`` over ``net``'s parameters with ``ADAM``'s constants; ``options``: the
+    implementation (``TORCH_OPTIMIZER_IMPLEMENTATIONS``)."""
+    return torch.optim.Adam(net.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.999), eps=1e-8, **(options or {}))
+
+
+def _torch_train(torch, make_net, loss_of, Xt, yt, idx, options=None):
+    """A fresh twin trained by the usual loop: index, forward, backward, ``Adam.step``
+    (``torch_adam(options)``).
 
     Returns (per-step losses, the trained net)."""
     net = make_net()
-    opt = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.999), eps=1e-8)
+    opt = torch_adam(torch, net, options)
     losses = []
     for t in range(idx.shape[0]):
         rows = idx[t]
@@ -208,17 +224,17 @@ def _classifier_row(torch, name, model, X, y, steps, batch, make_twin, to_torch_
 
     idx = torch.from_numpy(_indices(run_key, steps, X.shape[0], batch).astype(np.int64))
     Xt, yt = to_torch_input(torch.from_numpy(X)), torch.from_numpy(y.astype(np.int64))
-    timed = time_against_torch(torch, run_jaxml, lambda: _torch_train(
-        torch, lambda: make_twin(torch, params), torch.nn.functional.cross_entropy, Xt, yt, idx))
+    timed = time_against_torch(torch, run_jaxml, torch_optimizer_runs(lambda options: _torch_train(
+        torch, lambda: make_twin(torch, params), torch.nn.functional.cross_entropy, Xt, yt, idx, options)))
     params_j, losses_j = timed.jaxml_out
-    losses_t, net = timed.torch_outs[""]
+    losses_t, net = timed.torch_outs[timed.label]
     final_j = float(cross_entropy(apply_model(model, params_j, state, Xj), yj))
     with torch.no_grad():
         final_t = float(torch.nn.functional.cross_entropy(net(Xt), yt))
     step_j, step_t = timed.jaxml_s / steps, timed.torch_s / steps
     notes = (f"per-step seconds over {steps} steps of fit (train_classifier's loss, grad_norm=False); "
-             f"PyTorch best at torch.set_num_threads({timed.threads}); {timed.speedup_range()}; "
-             f"first-step loss {losses_j[0]:.6f} (jaxml) vs {losses_t[0]:.6f} (torch); "
+             f"PyTorch best: Adam {timed.label} at torch.set_num_threads({timed.threads}); "
+             f"{timed.speedup_range()}; first-step loss {losses_j[0]:.6f} (jaxml) vs {losses_t[0]:.6f} (torch); "
              f"{_load_avg()}{extra}")
     return BenchResult(
         task=name, reference=f"torch {torch.__version__} CPU loop + torch.optim.Adam",
@@ -295,9 +311,9 @@ def nn_tiny_mlp(size: float) -> BenchResult:
 
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
 
-    def torch_run():
+    def torch_run(options):
         net = torch_mlp(torch, params, "tanh")
-        opt = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.999), eps=1e-8)
+        opt = torch_adam(torch, net, options)
         first = None
         for _ in range(steps):
             loss_t = torch.mean((net(Xt)[:, 0] - yt) ** 2)
@@ -309,16 +325,16 @@ def nn_tiny_mlp(size: float) -> BenchResult:
         with torch.no_grad():
             return first, float(torch.mean((net(Xt)[:, 0] - yt) ** 2))
 
-    timed = time_against_torch(torch, run_jaxml, torch_run)
+    timed = time_against_torch(torch, run_jaxml, torch_optimizer_runs(torch_run))
     params_j, losses_j = timed.jaxml_out
-    first_t, final_t = timed.torch_outs[""]
+    first_t, final_t = timed.torch_outs[timed.label]
     final_j = float(_mse(params_j, (Xj, yj), model))
     return BenchResult(
         task=f"MLP 2-16-16-1 tanh, N={TINY_N} full batch, {steps} Adam steps",
         reference=f"torch {torch.__version__} CPU loop + torch.optim.Adam",
         jaxml_s=timed.jaxml_s, reference_s=timed.torch_s, compile_s=timed.compile_s,
         quality_name=f"MSE after {steps} steps", jaxml_quality=final_j, reference_quality=final_t, goal=10.0,
-        notes=(f"whole run (one lax.scan in fit, default step); PyTorch best at "
+        notes=(f"whole run (one lax.scan in fit, default step); PyTorch best: Adam {timed.label} at "
                f"torch.set_num_threads({timed.threads}); {timed.speedup_range()}; "
                f"first-step loss {losses_j[0]:.6f} (jaxml) vs {first_t:.6f} (torch); {_load_avg()}"),
     )
@@ -365,4 +381,13 @@ def nn_resnet(size: float) -> BenchResult:
     )
 
 
-__all__ = ["nn_cnn_step", "nn_mlp_step", "nn_resnet", "nn_tiny_mlp", "torch_cnn", "torch_mlp", "torch_resnet"]
+__all__ = [
+    "nn_cnn_step",
+    "nn_mlp_step",
+    "nn_resnet",
+    "nn_tiny_mlp",
+    "torch_adam",
+    "torch_cnn",
+    "torch_mlp",
+    "torch_resnet",
+]

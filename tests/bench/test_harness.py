@@ -151,6 +151,28 @@ def test_interleaved_timing_alternates_the_sides_round_by_round():
     assert timed["compile_s"] >= 0.0
 
 
+def test_torch_optimizer_runs_time_each_implementation_and_the_fastest_is_the_reference():
+    class FakeTorch:
+        threads = 1
+
+        def get_num_threads(self):
+            return self.threads
+
+        def set_num_threads(self, n):
+            self.threads = n
+
+    def run(options):
+        # the fused step is the faster one here; the result says which options reached the call
+        time.sleep(0.001 if options.get("fused") else 0.004)
+        return dict(options)
+
+    runs = harness.torch_optimizer_runs(run)
+    assert runs.keys() == harness.TORCH_OPTIMIZER_IMPLEMENTATIONS.keys() == {"default", "fused=True"}
+    timed = harness.time_against_torch(FakeTorch(), lambda: 0, runs, thread_counts=(1,))
+    assert timed.label == "fused=True" and timed.threads == 1
+    assert timed.torch_outs == {"default": {}, "fused=True": {"fused": True}}
+
+
 def test_interleaved_timing_repeats_a_quick_side_within_each_round():
     order = []
 
