@@ -63,7 +63,7 @@ from jaxml.adversarial.attacks import _random_ball, pgd, project, softmax_cross_
 from jaxml.adversarial.blackbox import score_based_attack
 from jaxml.adversarial.training import _PGD_STREAM, adversarial_train, as_predict
 from jaxml.bench.harness import BenchResult, import_torch, register, time_against_torch, time_jax, time_reference
-from jaxml.bench.nn import ADAM, LEARNING_RATE, _indices, _load_avg, torch_cnn
+from jaxml.bench.nn import ADAM, LEARNING_RATE, _indices, _load_avg, torch_adam, torch_cnn
 from jaxml.core.train import step_key
 from jaxml.nn.models import CNN, MLP, load_digits_images, train_classifier
 
@@ -318,7 +318,7 @@ def torch_adversarial_epoch(torch, make_net, Xt, yt, idx, starts, *, eps, attack
     """The adversarial training loop in torch: per step PGD from the given start on the minibatch,
     then the mean cross-entropy at the attack points, backward, ``Adam.step``. Returns (losses, net)."""
     net = make_net()
-    opt = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.999), eps=1e-8)
+    opt = torch_adam(torch, net)
     losses = []
     for t in range(idx.shape[0]):
         xb, yb = Xt[idx[t]], yt[idx[t]]
