@@ -123,8 +123,7 @@ def _compare(name: str, size: float) -> BenchResult:
         notes=(
             f"{name}: jaxml.fit {STEPS / jaxml_s:,.0f} steps/s vs PyTorch {STEPS / torch_s:,.0f} "
             f"steps/s (torch.set_num_threads(1), optimizer {timed.label}); {timed.speedup_range()}; "
-            f"same minibatch indices, "
-            f"max |w_jaxml − w_torch| = {diff:.2e}"
+            f"same minibatch indices, max |w_jaxml − w_torch| = {diff:.2e}"
         ),
     )
 
